@@ -1,0 +1,91 @@
+"""qolaba_nb: chat with, compare and pay for Qolaba's models from Jupyter.
+
+``import qolaba_nb`` stays light (httpx only): the ledger's pandas, the plots' matplotlib and the
+widgets' ipywidgets load when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    IncompleteStreamError,
+    InternalServerError,
+    NotFoundError,
+    PermissionDeniedError,
+    QolabaError,
+    RateLimitError,
+    ReplayMissError,
+    StreamError,
+    UpstreamError,
+    UpstreamTimeoutError,
+    ValidationError,
+)
+from ._models import ChatChunk, ChatCompletion, Model, Usage
+
+if TYPE_CHECKING:
+    from .ledger import UsageLedger
+    from .simulator import Simulator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ChatChunk",
+    "ChatCompletion",
+    "ChatStream",
+    "Client",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "Model",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QolabaError",
+    "RateLimitError",
+    "ReplayMissError",
+    "Simulator",
+    "StreamError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "Usage",
+    "UsageLedger",
+    "ValidationError",
+    "__version__",
+]
+
+# Heavy or optional parts, imported on first use (PEP 562).
+_LAZY = {
+    "Simulator": "qolaba_nb.simulator",
+    "UsageLedger": "qolaba_nb.ledger",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'qolaba_nb' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

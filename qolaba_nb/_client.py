@@ -1,0 +1,844 @@
+"""``Client`` and ``AsyncClient``: the I/O loops, and nothing else that could be shared.
+
+Everything without I/O lives elsewhere and is shared by both: validation (``_models``), SSE
+decoding (``_sse``), stream accumulation (``_accumulate``), retry decisions (``_retry``), error
+mapping (``_exceptions``), and the bookkeeping of one call (``_Call``, below). The sync and the
+async classes mirror each other line for line; keep them that way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from . import _config
+from ._accumulate import StreamAccumulator
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    BudgetExceededError,
+    IncompleteStreamError,
+    NotFoundError,
+    QolabaError,
+    StreamError,
+    ValidationError,
+    make_status_error,
+)
+from ._models import (
+    SAMPLING_PARAMS,
+    ChatChunk,
+    ChatCompletion,
+    Model,
+    Usage,
+    build_chat_body,
+    parse_completion,
+    parse_model,
+    parse_models,
+    prompt_chars,
+)
+from ._record import CallKind, CallRecord, CallStatus, LedgerLike
+from ._retry import RetryPolicy, parse_retry_after
+from ._sse import SSEDecoder
+from ._types import Messages
+
+__all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
+
+log = logging.getLogger("qolaba_nb")
+
+#: Qolaba gives upstream models 3 minutes before it answers 504; a read timeout below that
+#: would cut answers the server is still willing to give.
+DEFAULT_TIMEOUT = httpx.Timeout(240.0, connect=10.0)
+CHAT_PATH = "/api/v1/chat/completions"
+MODELS_PATHS = ("/api/v1/chat/models", "/v1/chat/models")
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-qolaba-request-id")
+
+# The loops sleep through these, so tests can make backoff instant.
+_sleep = time.sleep
+_asleep = asyncio.sleep
+
+
+def _request_id(headers: httpx.Headers) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def _is_json(response: httpx.Response) -> bool:
+    return "json" in response.headers.get("content-type", "")
+
+
+def _connection_error(exc: httpx.TransportError, partial_text: str | None = None) -> APIError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(
+            f"request timed out ({type(exc).__name__})", partial_text=partial_text
+        )
+    return APIConnectionError(
+        f"connection error: {type(exc).__name__}: {exc}", partial_text=partial_text
+    )
+
+
+def _status_error(response: httpx.Response, api_key: _config.Secret | None) -> APIStatusError:
+    err = make_status_error(
+        response.status_code,
+        response.content,
+        response.headers,
+        request_id=_request_id(response.headers),
+        retry_after=parse_retry_after(response.headers),
+    )
+    # Some proxies echo request headers in their error pages.
+    err.message = _config.redact(err.message, api_key)
+    err.args = (err.message,)
+    return err
+
+
+class _Call:
+    """The bookkeeping of one chat call, from just before sending to its one ledger record."""
+
+    __slots__ = (
+        "acc",
+        "body",
+        "client",
+        "http_status",
+        "kind",
+        "recorded",
+        "request_id",
+        "retries",
+        "run_id",
+        "t0",
+        "tag",
+        "ts",
+        "ttft_s",
+    )
+
+    def __init__(
+        self,
+        client: _BaseClient,
+        body: dict[str, Any],
+        kind: CallKind,
+        tag: str | None,
+        run_id: str | None,
+    ) -> None:
+        self.client = client
+        self.body = body
+        self.kind = kind
+        self.tag = tag if tag is not None else client.tag
+        self.run_id = run_id
+        self.ts = datetime.now(UTC)
+        self.t0 = time.perf_counter()
+        self.acc = StreamAccumulator()
+        self.ttft_s: float | None = None
+        self.retries = 0
+        self.http_status: int | None = None
+        self.request_id: str | None = None
+        self.recorded = False
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def on_response(self, response: httpx.Response) -> None:
+        self.http_status = response.status_code
+        self.request_id = _request_id(response.headers)
+
+    def status_error(self, response: httpx.Response) -> APIStatusError:
+        return _status_error(response, self.client._api_key)
+
+    def on_chunk(self, chunk: ChatChunk) -> None:
+        if self.ttft_s is None and (chunk.delta or chunk.tool_call_deltas):
+            self.ttft_s = self.elapsed()
+
+    def succeed(self, completion: ChatCompletion) -> ChatCompletion:
+        completion.latency_s = self.elapsed()
+        if completion.ttft_s is None:
+            completion.ttft_s = self.ttft_s
+        completion.request_id = completion.request_id or self.request_id
+        self._record("ok", completion=completion)
+        return completion
+
+    def stream_completion(self) -> ChatCompletion:
+        return self.acc.completion(
+            request_id=self.request_id, latency_s=self.elapsed(), ttft_s=self.ttft_s
+        )
+
+    def fail(self, err: QolabaError) -> None:
+        status: CallStatus
+        if isinstance(err, IncompleteStreamError):
+            status = "truncated"
+        elif isinstance(err, APIConnectionError):
+            status = "connection_error"
+        else:
+            status = "api_error"
+        self._record(status, error=err)
+
+    def cancel(self) -> None:
+        """The caller closed the stream (or its task was cancelled) before the end."""
+        self._record("cancelled", error="stopped by the caller")
+
+    def _record(
+        self,
+        status: CallStatus,
+        *,
+        completion: ChatCompletion | None = None,
+        error: BaseException | str | None = None,
+    ) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        usage = completion.usage if completion is not None else self.acc.usage
+        text = completion.text if completion is not None else self.acc.text
+        if isinstance(error, BaseException):
+            error = f"{type(error).__name__}: {error}"
+        rec = CallRecord(
+            model=self.body["model"],
+            kind=self.kind,
+            status=status,
+            ts=self.ts,
+            http_status=self.http_status,
+            error=error,
+            credit=usage.credit if usage else None,
+            cost=usage.cost if usage else None,
+            latency_s=completion.latency_s if completion is not None else self.elapsed(),
+            ttft_s=self.ttft_s,
+            prompt_chars=prompt_chars(self.body["messages"]),
+            completion_chars=len(text),
+            finish_reason=completion.finish_reason if completion else self.acc.finish_reason,
+            request_id=self.request_id,
+            retries=self.retries,
+            params={k: self.body[k] for k in SAMPLING_PARAMS if k in self.body},
+            tag=self.tag,
+            run_id=self.run_id,
+            prompt_text=_prompt_text(self.body["messages"]),
+            completion_text=text,
+        )
+        self.client._after_call(rec)
+
+
+def _prompt_text(messages: list[dict[str, Any]]) -> str:
+    from ._models import content_text
+
+    return "\n\n".join(f"{m['role']}: {content_text(m.get('content'))}" for m in messages)
+
+
+class _BaseClient:
+    """Configuration and policy; no I/O."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        ledger: LedgerLike | Literal[False] | None = None,
+        tag: str | None = None,
+        budget_credits: float | None = None,
+    ) -> None:
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
+        if budget_credits is not None and not budget_credits >= 0:
+            raise ValidationError("budget_credits must be a number >= 0", param="budget_credits")
+        self._api_key = _config.resolve_api_key(api_key)
+        self.base_url = _config.resolve_base_url(base_url)
+        self.timeout = (
+            timeout
+            if isinstance(timeout, httpx.Timeout)
+            else (DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout))
+        )
+        self.max_retries = max_retries
+        self.retry_policy = RetryPolicy(max_retries=max_retries)
+        self.headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        self._ledger_arg = ledger
+        self._ledger: LedgerLike | None = None
+        self.tag = tag
+        self.budget_credits = budget_credits
+        self.spent_credit = 0.0
+        self.spent_cost = 0.0
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    @property
+    def has_api_key(self) -> bool:
+        return self._api_key is not None
+
+    @property
+    def ledger(self) -> LedgerLike | None:
+        """Where calls are recorded: the one given, else the default ledger; None when off."""
+        if self._ledger_arg is False:
+            return None
+        if self._ledger is None:
+            if self._ledger_arg is None:
+                from .ledger import default_ledger
+
+                self._ledger = default_ledger()
+            else:
+                self._ledger = self._ledger_arg
+        return self._ledger
+
+    def _request_headers(self) -> dict[str, str]:
+        if self._api_key is None:
+            raise ValidationError(
+                "no API key: set QOLABA_API_KEY (environment or a .env file), pass api_key=..., "
+                "or use qolaba_nb.connect() to run against the built-in simulator",
+                param="api_key",
+            )
+        return {**self.headers, "Authorization": f"Bearer {self._api_key.get()}"}
+
+    def _start_call(
+        self,
+        messages: Messages,
+        model: str,
+        params: dict[str, Any],
+        *,
+        kind: CallKind,
+        tag: str | None,
+        run_id: str | None,
+    ) -> tuple[_Call, dict[str, str]]:
+        """Everything before the first byte is sent: validate, check the budget, prepare."""
+        body = build_chat_body(messages, model=model, stream=kind == "stream", params=params)
+        headers = self._request_headers()
+        tag = tag if tag is not None else self.tag
+        if self.budget_credits is not None and self.spent_credit >= self.budget_credits:
+            raise BudgetExceededError(
+                f"Budget of {self.budget_credits:g} credits spent: {self.spent_credit:g} credits "
+                "used by this client. The call was not sent.",
+                spent=self.spent_credit,
+                budget=self.budget_credits,
+            )
+        ledger = self.ledger
+        if ledger is not None:
+            ledger.check_budget(tag=tag)
+        return _Call(self, body, kind, tag, run_id), headers
+
+    def _after_call(self, rec: CallRecord) -> None:
+        if rec.credit is not None:
+            self.spent_credit += rec.credit
+        if rec.cost is not None:
+            self.spent_cost += rec.cost
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            ledger.record(rec)
+        except Exception:  # a broken ledger must not lose the reply the user already has
+            log.warning("could not record the call in the ledger", exc_info=True)
+
+    def _model_paths(self, model_id: str | None) -> list[str]:
+        if model_id is None:
+            return list(MODELS_PATHS)
+        if not isinstance(model_id, str) or not model_id:
+            raise ValidationError("model_id must be a non-empty string", param="model_id")
+        return [f"{p}/{model_id}" for p in MODELS_PATHS]
+
+
+# =========================================================================== sync
+
+
+class _StreamBase:
+    """What both stream classes share: the state of the reply so far. No I/O."""
+
+    def __init__(self, response: httpx.Response, call: _Call) -> None:
+        self._response = response
+        self._call = call
+        self._completion: ChatCompletion | None = None
+        self._error: QolabaError | None = None
+        self.closed = False
+
+    @property
+    def text(self) -> str:
+        """The text received so far."""
+        return self._call.acc.text
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._call.acc.usage
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._call.acc.finish_reason
+
+    @property
+    def ttft_s(self) -> float | None:
+        return self._call.ttft_s
+
+    @property
+    def request_id(self) -> str | None:
+        return self._call.request_id
+
+    @property
+    def model(self) -> str:
+        return str(self._call.body["model"])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model!r} chars={len(self.text)}>"
+
+    def _handle(self, data: bytes, decoder: SSEDecoder) -> list[ChatChunk]:
+        chunks = []
+        for event in decoder.feed(data):
+            chunk = self._call.acc.handle_event(event)
+            if chunk is not None:
+                self._call.on_chunk(chunk)
+                chunks.append(chunk)
+        return chunks
+
+    def _take_json(self) -> ChatChunk:
+        chunk = self._call.acc.take_completion(self._response.json())
+        self._call.on_chunk(chunk)
+        return chunk
+
+    def _on_transport_error(self, exc: httpx.TransportError) -> None:
+        """A cut after the reply was complete loses nothing (but maybe the usage event)."""
+        if not self._call.acc.complete:
+            self._fail(_connection_error(exc, partial_text=self.text))
+
+    def _fail(self, err: QolabaError) -> None:
+        self._error = err
+        self._call.fail(err)
+        raise err
+
+    def _finish(self) -> None:
+        self._call.acc.check_complete()
+        self._completion = self._call.succeed(self._call.stream_completion())
+
+    def _result(self) -> ChatCompletion:
+        if self._error is not None:
+            raise self._error
+        # A stream stopped early still gives what arrived (its finish_reason is None).
+        return self._completion or self._call.stream_completion()
+
+    def _mark_closed(self) -> bool:
+        """True the first time: then the caller closes the connection."""
+        if self.closed:
+            return False
+        self.closed = True
+        if not self._call.recorded:
+            self._call.cancel()
+        return True
+
+
+class ChatStream(_StreamBase):
+    """A streaming reply: iterate it for ``ChatChunk``s, or call ``completion()``.
+
+    Closing it (``close()``, leaving its ``with`` block) closes the HTTP connection at once and
+    records the call as cancelled if it had not finished.
+    """
+
+    def __init__(self, response: httpx.Response, call: _Call) -> None:
+        super().__init__(response, call)
+        self._chunks = self._iter_chunks()
+
+    def _iter_chunks(self) -> Generator[ChatChunk, None, None]:
+        try:
+            if _is_json(self._response):
+                self._response.read()
+                yield self._take_json()
+            else:
+                decoder = SSEDecoder()
+                for data in self._response.iter_bytes():
+                    yield from self._handle(data, decoder)
+            self._finish()
+        except httpx.TransportError as exc:
+            self._on_transport_error(exc)
+            self._finish()
+        except (StreamError, IncompleteStreamError) as err:
+            self._fail(err)
+        finally:
+            self._response.close()
+            if not self._call.recorded:  # closed early, or interrupted
+                self._call.cancel()
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        return self._chunks
+
+    def __next__(self) -> ChatChunk:
+        return next(self._chunks)
+
+    def text_deltas(self) -> Iterator[str]:
+        for chunk in self._chunks:
+            if chunk.delta:
+                yield chunk.delta
+
+    def completion(self) -> ChatCompletion:
+        """Read to the end (also after a partial iteration) and return the whole reply."""
+        for _ in self._chunks:
+            pass
+        return self._result()
+
+    def close(self) -> None:
+        if self._mark_closed():
+            self._chunks.close()
+            self._response.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Client(_BaseClient):
+    """The synchronous client. See the package docs for arguments; usable as a context manager."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, **kwargs)
+        self._http = httpx.Client(timeout=self.timeout, transport=transport)
+
+    def list_models(self) -> list[Model]:
+        return parse_models(self._get_json(self._model_paths(None)))
+
+    def get_model(self, model_id: str) -> Model:
+        model = parse_model(self._get_json(self._model_paths(model_id)))
+        if model is None:
+            raise NotFoundError(f"no model {model_id!r}", status_code=404)
+        return model
+
+    def _get_json(self, paths: list[str]) -> Any:
+        """GET the first path that is not a 404 (the reference spells the path two ways)."""
+        headers = self._request_headers()
+        for i, path in enumerate(paths):
+            response = self._send(
+                self._http.build_request("GET", self.base_url + path, headers=headers)
+            )
+            if response.status_code == 404 and i + 1 < len(paths):
+                continue
+            if response.status_code >= 400:
+                raise _status_error(response, self._api_key)
+            return response.json()
+        raise AssertionError("unreachable")
+
+    def _send(
+        self, request: httpx.Request, *, call: _Call | None = None, stream: bool = False
+    ) -> httpx.Response:
+        """Send with retries; return the first response that is not retried (maybe an error)."""
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                delay = self.retry_policy.delay(attempt)
+                if delay is None:
+                    err = _connection_error(exc)
+                    if call is not None:
+                        call.fail(err)
+                    raise err from None
+                log.info(
+                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
+                )
+            else:
+                if response.status_code < 400:
+                    return response
+                response.read()
+                delay = self.retry_policy.delay(
+                    attempt, status=response.status_code, headers=response.headers
+                )
+                if delay is None:
+                    return response
+                response.close()
+                log.info(
+                    "retrying %s after HTTP %s (in %.2fs)",
+                    request.url.path,
+                    response.status_code,
+                    delay,
+                )
+            attempt += 1
+            if call is not None:
+                call.retries = attempt
+            _sleep(delay)
+
+    def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+        request = self._http.build_request(
+            "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
+        )
+        response = self._send(request, call=call, stream=stream)
+        call.on_response(response)
+        if response.status_code >= 400:
+            err = call.status_error(response)
+            call.fail(err)
+            raise err
+        return response
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tag: str | None = None,
+        run_id: str | None = None,
+        **params: Any,
+    ) -> ChatCompletion:
+        """Send a chat request and wait for the whole reply (JSON)."""
+        call, headers = self._start_call(
+            messages, model, params, kind="chat", tag=tag, run_id=run_id
+        )
+        response = self._open(call, headers, stream=False)
+        return call.succeed(_read_completion(call, response.content, response))
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tag: str | None = None,
+        run_id: str | None = None,
+        **params: Any,
+    ) -> ChatStream:
+        """Send a streaming chat request; returns once the response headers are in."""
+        call, headers = self._start_call(
+            messages, model, params, kind="stream", tag=tag, run_id=run_id
+        )
+        return ChatStream(self._open(call, headers, stream=True), call)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> ChatCompletion:
+    """A non-streaming reply; an SSE body (the server ignored stream=false) is read as a stream."""
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        decoder = SSEDecoder()
+        for event in decoder.feed(content + b"\n\n"):
+            chunk = call.acc.handle_event(event)
+            if chunk is not None:
+                call.on_chunk(chunk)
+        return call.stream_completion()
+    try:
+        payload = response.json()
+    except ValueError:
+        err = APIConnectionError("the server answered 200 with a body that is not JSON")
+        call.fail(err)
+        raise err from None
+    return parse_completion(payload, request_id=call.request_id)
+
+
+# =========================================================================== async (mirrors sync)
+
+
+class AsyncChatStream(_StreamBase):
+    """The async twin of ``ChatStream``: ``async with``, ``async for``, ``await completion()``."""
+
+    def __init__(self, response: httpx.Response, call: _Call) -> None:
+        super().__init__(response, call)
+        self._chunks = self._iter_chunks()
+
+    async def _iter_chunks(self) -> AsyncGenerator[ChatChunk, None]:
+        try:
+            if _is_json(self._response):
+                await self._response.aread()
+                yield self._take_json()
+            else:
+                decoder = SSEDecoder()
+                async for data in self._response.aiter_bytes():
+                    for chunk in self._handle(data, decoder):
+                        yield chunk
+            self._finish()
+        except httpx.TransportError as exc:
+            self._on_transport_error(exc)
+            self._finish()
+        except (StreamError, IncompleteStreamError) as err:
+            self._fail(err)
+        finally:
+            await self._response.aclose()
+            if not self._call.recorded:  # closed early, or the task was cancelled
+                self._call.cancel()
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._chunks
+
+    async def __anext__(self) -> ChatChunk:
+        return await anext(self._chunks)
+
+    async def text_deltas(self) -> AsyncIterator[str]:
+        async for chunk in self._chunks:
+            if chunk.delta:
+                yield chunk.delta
+
+    async def completion(self) -> ChatCompletion:
+        """Read to the end (also after a partial iteration) and return the whole reply."""
+        async for _ in self._chunks:
+            pass
+        return self._result()
+
+    async def aclose(self) -> None:
+        if self._mark_closed():
+            await self._chunks.aclose()
+            await self._response.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class AsyncClient(_BaseClient):
+    """The asyncio client; the same arguments and methods as ``Client``, awaited."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, **kwargs)
+        self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+
+    async def list_models(self) -> list[Model]:
+        return parse_models(await self._get_json(self._model_paths(None)))
+
+    async def get_model(self, model_id: str) -> Model:
+        model = parse_model(await self._get_json(self._model_paths(model_id)))
+        if model is None:
+            raise NotFoundError(f"no model {model_id!r}", status_code=404)
+        return model
+
+    async def _get_json(self, paths: list[str]) -> Any:
+        """GET the first path that is not a 404 (the reference spells the path two ways)."""
+        headers = self._request_headers()
+        for i, path in enumerate(paths):
+            response = await self._send(
+                self._http.build_request("GET", self.base_url + path, headers=headers)
+            )
+            if response.status_code == 404 and i + 1 < len(paths):
+                continue
+            if response.status_code >= 400:
+                raise _status_error(response, self._api_key)
+            return response.json()
+        raise AssertionError("unreachable")
+
+    async def _send(
+        self, request: httpx.Request, *, call: _Call | None = None, stream: bool = False
+    ) -> httpx.Response:
+        """Send with retries; return the first response that is not retried (maybe an error)."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                delay = self.retry_policy.delay(attempt)
+                if delay is None:
+                    err = _connection_error(exc)
+                    if call is not None:
+                        call.fail(err)
+                    raise err from None
+                log.info(
+                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
+                )
+            else:
+                if response.status_code < 400:
+                    return response
+                await response.aread()
+                delay = self.retry_policy.delay(
+                    attempt, status=response.status_code, headers=response.headers
+                )
+                if delay is None:
+                    return response
+                await response.aclose()
+                log.info(
+                    "retrying %s after HTTP %s (in %.2fs)",
+                    request.url.path,
+                    response.status_code,
+                    delay,
+                )
+            attempt += 1
+            if call is not None:
+                call.retries = attempt
+            await _asleep(delay)
+
+    async def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+        request = self._http.build_request(
+            "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
+        )
+        response = await self._send(request, call=call, stream=stream)
+        call.on_response(response)
+        if response.status_code >= 400:
+            err = call.status_error(response)
+            call.fail(err)
+            raise err
+        return response
+
+    async def chat(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tag: str | None = None,
+        run_id: str | None = None,
+        **params: Any,
+    ) -> ChatCompletion:
+        """Send a chat request and wait for the whole reply (JSON)."""
+        call, headers = self._start_call(
+            messages, model, params, kind="chat", tag=tag, run_id=run_id
+        )
+        response = await self._open(call, headers, stream=False)
+        return call.succeed(_read_completion(call, response.content, response))
+
+    async def stream(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        tag: str | None = None,
+        run_id: str | None = None,
+        **params: Any,
+    ) -> AsyncChatStream:
+        """Send a streaming chat request; returns once the response headers are in."""
+        call, headers = self._start_call(
+            messages, model, params, kind="stream", tag=tag, run_id=run_id
+        )
+        return AsyncChatStream(await self._open(call, headers, stream=True), call)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,257 @@
+"""The error tree. Every exception the package raises on purpose is a ``QolabaError``::
+
+    QolabaError
+    ├── ValidationError (also ValueError)      bad input, raised before any request is sent
+    ├── BudgetExceededError                    the budget is spent; nothing was sent
+    ├── ReplayMissError                        replay mode found no recording for a request
+    ├── APIError
+    │   ├── APIStatusError                     the server answered with an error status
+    │   │   ├── BadRequestError                400
+    │   │   ├── AuthenticationError            401
+    │   │   ├── PermissionDeniedError          403
+    │   │   ├── NotFoundError                  404
+    │   │   ├── RateLimitError                 429 (.retry_after)
+    │   │   └── InternalServerError            500 and any other 5xx
+    │   │       ├── UpstreamError              502
+    │   │       └── UpstreamTimeoutError       504
+    │   ├── APIConnectionError                 no answer: DNS, refused, reset, ...
+    │   │   └── APITimeoutError
+    │   ├── StreamError                        an {"error": ...} event inside a stream
+    │   └── IncompleteStreamError              the stream ended without a finish reason or [DONE]
+
+Stream errors (``StreamError``, ``IncompleteStreamError`` and connection errors raised while a
+stream was being read) carry ``.partial_text``: nothing already received is lost.
+
+Messages never contain the API key: they are built from the server's body and our own words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "IncompleteStreamError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "QolabaError",
+    "RateLimitError",
+    "ReplayMissError",
+    "StreamError",
+    "UpstreamError",
+    "UpstreamTimeoutError",
+    "ValidationError",
+    "make_status_error",
+]
+
+
+class QolabaError(Exception):
+    """Root of every error qolaba_nb raises on purpose."""
+
+
+class ValidationError(QolabaError, ValueError):
+    """The request is invalid; raised before anything is sent.
+
+    ``.param`` names the offending parameter (``"temperature"``, ``"messages[2].role"``, ...).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+class BudgetExceededError(QolabaError):
+    """A call was refused because the credit budget is already spent."""
+
+    def __init__(self, message: str, *, spent: float, budget: float) -> None:
+        super().__init__(message)
+        self.spent = spent
+        self.budget = budget
+
+
+class ReplayMissError(QolabaError):
+    """Replay mode has no recording that matches the request."""
+
+
+class APIError(QolabaError):
+    """Something went wrong talking to the API."""
+
+    partial_text: str | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APIStatusError(APIError):
+    """The server answered with a 4xx or 5xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: Any = None,
+        request_id: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+        self.request_id = request_id
+        self.headers = headers or {}
+
+    def __str__(self) -> str:
+        rid = f" (request id {self.request_id})" if self.request_id else ""
+        return f"HTTP {self.status_code}: {self.message}{rid}"
+
+
+class BadRequestError(APIStatusError):
+    """400."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the API key is missing or wrong."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403."""
+
+
+class NotFoundError(APIStatusError):
+    """404: usually an unknown model id."""
+
+
+class RateLimitError(APIStatusError):
+    """429. ``.retry_after`` is the server's Retry-After in seconds, or None."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class InternalServerError(APIStatusError):
+    """500, and any 5xx without a class of its own."""
+
+
+class UpstreamError(InternalServerError):
+    """502: the upstream provider failed or answered nonsense."""
+
+
+class UpstreamTimeoutError(InternalServerError):
+    """504: the upstream provider took longer than Qolaba's 3-minute limit."""
+
+
+class APIConnectionError(APIError):
+    """The request got no answer (refused, reset, DNS, TLS, ...)."""
+
+    def __init__(self, message: str = "Connection error.", *, partial_text: str | None = None):
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out."""
+
+    def __init__(self, message: str = "Request timed out.", *, partial_text: str | None = None):
+        super().__init__(message, partial_text=partial_text)
+
+
+class StreamError(APIError):
+    """The server sent an ``{"error": ...}`` event in the middle of a stream."""
+
+    def __init__(self, message: str, *, body: Any = None, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.body = body
+        self.partial_text = partial_text
+
+
+class IncompleteStreamError(APIError):
+    """The stream ended without a finish reason and without ``[DONE]``."""
+
+    def __init__(self, message: str, *, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+# --------------------------------------------------------------------------- mapping (pure)
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+    500: InternalServerError,
+    502: UpstreamError,
+    504: UpstreamTimeoutError,
+}
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _message_from_body(body: Any, text: str) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str) and error:
+            return error
+        for key in ("message", "detail"):
+            if body.get(key):
+                return str(body[key])
+    stripped = text.strip()
+    if stripped.startswith("<"):  # an HTML error page from a proxy: its title says enough
+        title = _TITLE.search(stripped)
+        stripped = title.group(1) if title else _TAG.sub(" ", stripped)
+        stripped = " ".join(stripped.split())
+    return stripped[:500]
+
+
+def make_status_error(
+    status_code: int,
+    content: bytes,
+    headers: Mapping[str, str],
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """The typed exception for an error response. Never fails, whatever the body holds."""
+    text = content.decode("utf-8", errors="replace")
+    try:
+        body: Any = json.loads(text) if text.strip() else None
+    except ValueError:
+        body = text
+    message = _message_from_body(body, text) or _reason(status_code)
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else APIStatusError
+    kw: dict[str, Any] = {
+        "status_code": status_code,
+        "body": body,
+        "request_id": request_id,
+        "headers": dict(headers),
+    }
+    if cls is RateLimitError:
+        return RateLimitError(message, retry_after=retry_after, **kw)
+    return cls(message, **kw)
+
+
+def _reason(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "error"

@@ -1,0 +1,382 @@
+"""Request validation (every documented 400, checked before sending) and the response types.
+
+Nothing here does I/O: ``build_chat_body`` turns user input into the JSON body or raises
+``ValidationError``; the ``parse_*`` functions turn JSON into typed objects, defensively, since
+the reference leaves several shapes open.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._exceptions import ValidationError
+from ._types import JSON, Messages
+
+__all__ = [
+    "SAMPLING_PARAMS",
+    "ChatChunk",
+    "ChatCompletion",
+    "Model",
+    "Usage",
+    "build_chat_body",
+    "normalize_messages",
+    "parse_completion",
+    "parse_models",
+    "prompt_chars",
+]
+
+ROLES = ("system", "user", "assistant", "tool")
+#: Parameters of the reference, in its order. These are what the ledger keeps as ``params``.
+SAMPLING_PARAMS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "frequency_penalty",
+    "presence_penalty",
+    "stop",
+)
+KNOWN_PARAMS = (*SAMPLING_PARAMS, "tools", "tool_choice", "stream_options", "extra_body")
+MAX_STOP_SEQUENCES = 4
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_number(value: object) -> bool:
+    # bool is an int in Python, never a number in JSON Schema terms
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_range(name: str, value: object, low: float, high: float) -> None:
+    if not _is_number(value):
+        raise ValidationError(f"{name} must be a number, got {value!r}", param=name)
+    assert isinstance(value, int | float)
+    if not low <= value <= high:
+        raise ValidationError(
+            f"{name} must be between {low:g} and {high:g}, got {value!r}", param=name
+        )
+
+
+def _check_content(where: str, content: object, role: str, msg: Mapping[str, Any]) -> None:
+    if isinstance(content, str):
+        return
+    if content is None:
+        if role == "assistant" and msg.get("tool_calls"):
+            return
+        raise ValidationError(f"{where}.content is missing", param=f"{where}.content")
+    if not isinstance(content, Sequence) or isinstance(content, bytes):
+        raise ValidationError(
+            f"{where}.content must be a string or a list of content parts, "
+            f"got {type(content).__name__}",
+            param=f"{where}.content",
+        )
+    for j, part in enumerate(content):
+        at = f"{where}.content[{j}]"
+        if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+            raise ValidationError(f"{at} must be a dict with a 'type'", param=at)
+        kind = part["type"]
+        if kind == "text" and not isinstance(part.get("text"), str):
+            raise ValidationError(f"{at} is a text part without a 'text' string", param=at)
+        if kind == "image_url":
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, Mapping) else image
+            if not isinstance(url, str) or not url:
+                raise ValidationError(f"{at} is an image_url part without a 'url'", param=at)
+
+
+def normalize_messages(messages: object) -> list[dict[str, Any]]:
+    """A string becomes one user message; a list is checked message by message."""
+    if isinstance(messages, str):
+        if not messages:
+            raise ValidationError("messages is an empty string", param="messages")
+        return [{"role": "user", "content": messages}]
+    if messages is None:
+        raise ValidationError("messages is required", param="messages")
+    if isinstance(messages, Mapping) or not isinstance(messages, Sequence):
+        raise ValidationError(
+            f"messages must be a string or a list of message dicts, got {type(messages).__name__}",
+            param="messages",
+        )
+    if len(messages) == 0:
+        raise ValidationError("messages must contain at least one message", param="messages")
+    out: list[dict[str, Any]] = []
+    for i, msg in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(msg, Mapping):
+            raise ValidationError(f"{where} must be a dict, got {type(msg).__name__}", param=where)
+        role = msg.get("role")
+        if role not in ROLES:
+            raise ValidationError(
+                f"{where}.role must be one of {', '.join(ROLES)}; got {role!r}",
+                param=f"{where}.role",
+            )
+        _check_content(where, msg.get("content"), role, msg)
+        out.append(dict(msg))
+    return out
+
+
+def _check_stop(stop: object) -> None:
+    if isinstance(stop, str):
+        return
+    if not isinstance(stop, Sequence) or not all(isinstance(s, str) for s in stop):
+        raise ValidationError("stop must be a string or a list of strings", param="stop")
+    if len(stop) > MAX_STOP_SEQUENCES:
+        raise ValidationError(
+            f"stop accepts at most {MAX_STOP_SEQUENCES} sequences, got {len(stop)}", param="stop"
+        )
+
+
+def _check_tools(tools: object) -> None:
+    if not isinstance(tools, Sequence) or isinstance(tools, str):
+        raise ValidationError("tools must be a list of function tools", param="tools")
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(fn, Mapping) or not isinstance(fn.get("name"), str):
+            raise ValidationError(
+                f"tools[{i}] must look like {{'type': 'function', 'function': {{'name': ...}}}}",
+                param=f"tools[{i}]",
+            )
+
+
+def build_chat_body(
+    messages: Messages | None, *, model: object, stream: bool, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of a chat request, or ``ValidationError`` naming the first problem."""
+    unknown = [k for k in params if k not in KNOWN_PARAMS]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, KNOWN_PARAMS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(KNOWN_PARAMS)}"
+        raise ValidationError(f"unknown parameter {name!r}{hint}", param=name)
+    if model is None or model == "":
+        raise ValidationError("model is required (a model id such as 'openai/gpt-4o')", "model")
+    if not isinstance(model, str):
+        raise ValidationError(f"model must be a string, got {type(model).__name__}", param="model")
+    body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}
+    for name in KNOWN_PARAMS:
+        value = params.get(name)
+        if value is None or name == "extra_body":
+            continue
+        if name == "temperature":
+            _check_range(name, value, 0, 2)
+        elif name == "top_p":
+            _check_range(name, value, 0, 1)
+        elif name in ("frequency_penalty", "presence_penalty"):
+            if not _is_number(value):
+                raise ValidationError(f"{name} must be a number, got {value!r}", param=name)
+        elif name == "max_tokens":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValidationError(
+                    f"max_tokens must be a positive integer, got {value!r}", param=name
+                )
+        elif name == "stop":
+            _check_stop(value)
+            value = value if isinstance(value, str) else list(value)
+        elif name == "tools":
+            _check_tools(value)
+            value = [dict(t) for t in value]
+        elif name == "tool_choice":
+            if not (value in ("none", "auto", "required") or isinstance(value, Mapping)):
+                raise ValidationError(
+                    f"tool_choice must be 'none', 'auto' or a dict, got {value!r}", param=name
+                )
+        elif name == "stream_options" and not isinstance(value, Mapping):
+            raise ValidationError("stream_options must be a dict", param=name)
+        body[name] = value
+    if stream:
+        body["stream"] = True
+        body.setdefault("stream_options", {"include_usage": True})
+    extra = params.get("extra_body")
+    if extra:
+        body.update(extra)
+    return body
+
+
+def prompt_chars(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Characters of text in a message list (image parts count 0)."""
+    total = 0
+    for msg in messages:
+        content = msg.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, Sequence):
+            for part in content:
+                if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                    total += len(part["text"])
+    return total
+
+
+# --------------------------------------------------------------------------- response types
+
+
+def _float(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a call cost, as the server reported it (credits and dollars, no tokens).
+
+    ``cost`` is the server's ``total_cost``, not the sum of the breakdown (they may differ by
+    rounding). An OpenAI-style usage without credit fields gives ``credit=None``.
+    """
+
+    credit: float | None
+    cost: float | None
+    breakdown: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_raw(cls, raw: object) -> Usage | None:
+        if not isinstance(raw, Mapping) or not raw:
+            return None
+        breakdown = raw.get("breakdown")
+        return cls(
+            credit=_float(raw.get("total_credit", raw.get("credit"))),
+            cost=_float(raw.get("total_cost", raw.get("cost"))),
+            breakdown=dict(breakdown) if isinstance(breakdown, Mapping) else {},
+            raw=dict(raw),
+        )
+
+    @property
+    def has_credit(self) -> bool:
+        return self.credit is not None or self.cost is not None
+
+
+@dataclass(slots=True)
+class Model:
+    """A model the API offers. ``id`` is what you pass as ``model=`` (it contains a ``/``)."""
+
+    id: str
+    owned_by: str | None = None
+    created: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def provider(self) -> str:
+        return self.owned_by or (self.id.split("/", 1)[0] if "/" in self.id else "")
+
+
+def _parse_model(item: object) -> Model | None:
+    if isinstance(item, str):
+        return Model(id=item, raw={"id": item})
+    if not isinstance(item, Mapping):
+        return None
+    ident = item.get("id") or item.get("model") or item.get("name")
+    if not isinstance(ident, str):
+        return None
+    owned = item.get("owned_by") or item.get("provider")
+    created = item.get("created")
+    return Model(
+        id=ident,
+        owned_by=owned if isinstance(owned, str) else None,
+        created=created if isinstance(created, int) and not isinstance(created, bool) else None,
+        raw=dict(item),
+    )
+
+
+def parse_model(payload: JSON) -> Model | None:
+    if isinstance(payload, Mapping) and isinstance(payload.get("data"), Mapping):
+        payload = payload["data"]
+    return _parse_model(payload)
+
+
+def parse_models(payload: JSON) -> list[Model]:
+    """Models from ``{"data": [...]}``, ``{"models": [...]}`` or a bare list."""
+    items: object = payload
+    if isinstance(payload, Mapping):
+        items = payload.get("data", payload.get("models"))
+    if not isinstance(items, list):
+        return []
+    return [m for m in map(_parse_model, items) if m is not None]
+
+
+def content_text(content: object) -> str:
+    """The text of a message content: a string, or the text parts of a list, joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            p["text"] for p in content if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+        )
+    return ""
+
+
+@dataclass(slots=True)
+class ChatCompletion:
+    """A finished reply. ``usage`` is None when the server sent none (never zeros)."""
+
+    id: str | None
+    model: str | None
+    text: str
+    message: dict[str, Any]
+    finish_reason: str | None
+    tool_calls: list[dict[str, Any]]
+    usage: Usage | None
+    request_id: str | None = None
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def credit(self) -> float | None:
+        return self.usage.credit if self.usage else None
+
+    @property
+    def cost(self) -> float | None:
+        return self.usage.cost if self.usage else None
+
+    def _repr_markdown_(self) -> str:
+        from ._render import completion_markdown
+
+        return completion_markdown(self)
+
+
+@dataclass(slots=True)
+class ChatChunk:
+    """One parsed stream event that carried a choice. ``delta`` is "" when it had no text."""
+
+    delta: str
+    tool_call_deltas: list[dict[str, Any]]
+    finish_reason: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+
+def parse_completion(
+    payload: JSON, *, request_id: str | None = None, latency_s: float | None = None
+) -> ChatCompletion:
+    """A ``ChatCompletion`` from the JSON body; missing parts become empty, never a crash."""
+    data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
+    choices = data.get("choices")
+    choice = choices[0] if isinstance(choices, list) and choices else {}
+    choice = choice if isinstance(choice, Mapping) else {}
+    message = choice.get("message")
+    message = dict(message) if isinstance(message, Mapping) else {}
+    tool_calls = message.get("tool_calls")
+    finish = choice.get("finish_reason")
+    ident, model = data.get("id"), data.get("model")
+    return ChatCompletion(
+        id=ident if isinstance(ident, str) else None,
+        model=model if isinstance(model, str) else None,
+        text=content_text(message.get("content")),
+        message=message,
+        finish_reason=finish if isinstance(finish, str) else None,
+        tool_calls=[dict(t) for t in tool_calls] if isinstance(tool_calls, list) else [],
+        usage=Usage.from_raw(data.get("usage")),
+        request_id=request_id,
+        latency_s=latency_s,
+        raw=dict(data),
+    )

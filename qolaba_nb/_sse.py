@@ -1,0 +1,117 @@
+"""A Server-Sent Events decoder that follows the WHATWG event-stream rules to the letter.
+
+It is a pure state machine: ``feed(bytes)`` returns the events those bytes complete, whatever
+way the stream was cut into reads. The edge cases it exists for:
+
+- lines end in CR, LF or CRLF, and a CRLF may be split across two reads;
+- U+2028, U+2029 and U+0085 are NOT line breaks (``str.splitlines`` would break on them);
+- a multi-byte UTF-8 character may be split across reads (an incremental decoder keeps it);
+- one BOM at the very start of the stream is dropped, and only that one;
+- ``:comment`` lines are ignored, also in the middle of an event;
+- ``data:`` with or without the space; several data lines are joined with ``\\n``;
+- a block without any data line (``retry:``, ``event: ping``, ``id:`` keep-alives) is never
+  dispatched;
+- an unterminated last event (no blank line before the end) is discarded.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(slots=True, frozen=True)
+class ServerSentEvent:
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    __slots__ = (
+        "_bom_checked",
+        "_data",
+        "_event",
+        "_last_id",
+        "_pending",
+        "_retry",
+        "_skip_lf",
+        "_utf8",
+    )
+
+    def __init__(self) -> None:
+        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending = ""  # the start of a line whose end has not arrived yet
+        self._skip_lf = False  # the last read ended in CR: a LF first in the next one ends no line
+        self._bom_checked = False
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None  # persists across events, as the spec says
+        self._retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        text = self._utf8.decode(chunk)
+        if not text:
+            return []
+        if not self._bom_checked:
+            self._bom_checked = True
+            if text[0] == "\ufeff":
+                text = text[1:]
+        if self._skip_lf:
+            self._skip_lf = False
+            if text.startswith("\n"):
+                text = text[1:]
+        if self._pending:
+            text = self._pending + text
+        # The fast path: servers almost always send LF only.
+        lines = _LINE_BREAK.split(text) if "\r" in text else text.split("\n")
+        self._pending = lines.pop()
+        if not self._pending and text.endswith("\r"):
+            self._skip_lf = True
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            if not line:
+                event = self._dispatch()
+                if event is not None:
+                    events.append(event)
+            else:
+                self._process_line(line)
+        return events
+
+    def _process_line(self, line: str) -> None:
+        if line.startswith("data:"):
+            value = line[5:]
+            self._data.append(value[1:] if value.startswith(" ") else value)
+            return
+        if line[0] == ":":
+            return
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":  # "data" with no colon at all: an empty data line
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id" and "\0" not in value:
+            self._last_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+        # any other field is ignored
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data:
+            self._event = ""
+            return None
+        event = ServerSentEvent(
+            data="\n".join(self._data),
+            event=self._event or "message",
+            id=self._last_id,
+            retry=self._retry,
+        )
+        self._data = []
+        self._event = ""
+        return event
