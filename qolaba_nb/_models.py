@@ -153,7 +153,9 @@ def build_chat_body(
         hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(KNOWN_PARAMS)}"
         raise ValidationError(f"unknown parameter {name!r}{hint}", param=name)
     if model is None or model == "":
-        raise ValidationError("model is required (a model id such as 'openai/gpt-4o')", "model")
+        raise ValidationError(
+            "model is required (a model id such as 'openai/gpt-4o')", param="model"
+        )
     if not isinstance(model, str):
         raise ValidationError(f"model must be a string, got {type(model).__name__}", param="model")
     body: dict[str, Any] = {"model": model, "messages": normalize_messages(messages)}

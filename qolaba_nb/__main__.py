@@ -1,0 +1,60 @@
+"""The ``qolaba-nb`` command: ``demo``, ``simulate`` (and, later, ``lab``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from . import Client, RateLimitError, ValidationError
+    from .simulator import Simulator
+
+    with Simulator() as sim, Client(sim.api_key, sim.base_url, ledger=False) as client:
+        print(f"Qolaba simulator on {sim.base_url} (offline, no key needed)\n")
+        models = client.list_models()
+        print("models:", ", ".join(m.id for m in models[:8]), "...\n")
+        model = args.model
+        print(f"> {args.prompt}\n[{model}] ", end="", flush=True)
+        with client.stream(args.prompt, model=model) as stream:
+            for delta in stream.text_deltas():
+                print(delta, end="", flush=True)
+            reply = stream.completion()
+        usage = reply.usage
+        credit = f"{usage.credit:g} credits, ${usage.cost:.6f}" if usage else "no usage reported"
+        print(f"\n\n{credit}; {reply.latency_s:.2f} s, first token after {reply.ttft_s or 0:.2f} s")
+        try:
+            client.chat("hello", model=model, temperature=3)
+        except ValidationError as err:
+            print(f"\nrefused before sending: {err}")
+        try:
+            client.chat("hello", model="sim/rate-limited")
+        except RateLimitError as err:
+            print(f"rate limited after {client.max_retries} retries: {err}")
+    return 0
+
+
+def _simulate(argv: list[str]) -> int:
+    from .simulator.__main__ import main
+
+    return main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:
+        return _simulate(argv[1:])
+    parser = argparse.ArgumentParser(prog="qolaba-nb", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="stream one reply from the built-in simulator")
+    demo.add_argument("--model", default="google/gemini-2.5-flash")
+    demo.add_argument("--prompt", default="What is the capital of France?")
+    sub.add_parser("simulate", help="run the built-in simulator in the foreground")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        return _demo(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
