@@ -15,6 +15,10 @@ from ._exceptions import IncompleteStreamError, StreamError
 from ._models import ChatChunk, ChatCompletion, Usage, content_text, parse_completion
 from ._sse import ServerSentEvent
 
+# ``JSONDecoder.raw_decode`` skips the two whitespace regex matches ``json.loads`` does per call;
+# this runs once per streamed token. Leading whitespace is a ValueError, caught like bad JSON.
+_raw_decode = json.JSONDecoder().raw_decode
+
 
 def _error_message(error: object) -> str:
     if isinstance(error, Mapping):
@@ -58,27 +62,37 @@ class StreamAccumulator:
 
     def handle_event(self, event: ServerSentEvent) -> ChatChunk | None:
         data = event.data
-        if data == "[DONE]" or data.strip() == "[DONE]":
+        if not data.startswith("{") and data.strip() == "[DONE]":
             self.done = True
             return None
         try:
-            payload = json.loads(data)
+            payload, end = _raw_decode(data)
+            if end != len(data) and data[end:].strip():
+                raise ValueError("extra data after the JSON value")
         except ValueError:
+            if event.event == "error":
+                # An ``event: error`` with a plain-text body is still an error: ignoring it (as
+                # noise) hid the server's message and ended in a vague IncompleteStreamError.
+                return self.handle({"error": {"message": data.strip() or "error event"}})
             # Not JSON: a keep-alive with data, or noise. Nothing in it belongs to the reply.
             return None
-        if event.event == "error" and not (isinstance(payload, Mapping) and "error" in payload):
+        if event.event == "error" and not (isinstance(payload, dict) and "error" in payload):
             payload = {"error": payload}
         return self.handle(payload)
 
     def handle(self, payload: object) -> ChatChunk | None:
-        if not isinstance(payload, Mapping):
-            return None
+        # This runs once per streamed token: ``type(x) is dict`` instead of ``isinstance(x,
+        # Mapping)`` (an ABC check) keeps it cheap; json.loads only ever gives dicts.
+        if type(payload) is not dict:
+            if not isinstance(payload, Mapping):
+                return None
+            payload = dict(payload)
         self.events += 1
         error = payload.get("error")
         if error:
             raise StreamError(
                 f"the stream reported an error: {_error_message(error)}",
-                body=dict(payload),
+                body=payload,
                 partial_text=self.text,
             )
         usage = payload.get("usage")
@@ -88,33 +102,36 @@ class StreamAccumulator:
             if parsed is not None and (parsed.has_credit or self.usage is None):
                 self.usage = parsed
         choices = payload.get("choices")
-        if not isinstance(choices, list) or not choices:
+        if not choices or type(choices) is not list:
             return None
         if self.id is None and isinstance(payload.get("id"), str):
             self.id = payload["id"]
         if self.model is None and isinstance(payload.get("model"), str):
             self.model = payload["model"]
         choice = choices[0]
-        if not isinstance(choice, Mapping):
+        if type(choice) is not dict:
             return None
         delta = choice.get("delta")
-        if not isinstance(delta, Mapping):
+        if type(delta) is not dict:
             delta = choice.get("message")  # some servers send whole messages as chunks
-            delta = delta if isinstance(delta, Mapping) else {}
+            delta = delta if isinstance(delta, dict) else {}
         content = delta.get("content")
-        text = content if isinstance(content, str) else content_text(content)
-        if text:
-            self._parts.append(text)
-        if isinstance(delta.get("role"), str):
-            self.role = delta["role"]
+        text = ""
+        if content:
+            text = content if type(content) is str else content_text(content)
+            if text:
+                self._parts.append(text)
+        role = delta.get("role")
+        if role and type(role) is str:
+            self.role = role
         fragments = delta.get("tool_calls")
-        tool_deltas = self._merge_tool_calls(fragments) if isinstance(fragments, list) else []
+        tool_deltas = self._merge_tool_calls(fragments) if type(fragments) is list else []
         finish = choice.get("finish_reason")
-        if isinstance(finish, str) and finish:
+        if finish and type(finish) is str:
             self.finish_reason = finish
         else:
             finish = None
-        return ChatChunk(text, tool_deltas, finish, dict(payload))
+        return ChatChunk(text, tool_deltas, finish, payload)
 
     def _merge_tool_calls(self, fragments: list[Any]) -> list[dict[str, Any]]:
         out = []

@@ -234,7 +234,7 @@ class _BaseClient:
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | _config.Secret | None = None,
         base_url: str | None = None,
         *,
         timeout: float | httpx.Timeout | None = None,
@@ -264,6 +264,19 @@ class _BaseClient:
         self.budget_credits = budget_credits
         self.spent_credit = 0.0
         self.spent_cost = 0.0
+
+    def _settings(self) -> dict[str, Any]:
+        """The arguments that make another client just like this one."""
+        return {
+            "api_key": self._api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "headers": dict(self.headers),
+            "ledger": self._ledger_arg,
+            "tag": self.tag,
+            "budget_credits": self.budget_credits,
+        }
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -498,7 +511,7 @@ class Client(_BaseClient):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | _config.Secret | None = None,
         base_url: str | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
@@ -715,7 +728,7 @@ class AsyncClient(_BaseClient):
 
     def __init__(
         self,
-        api_key: str | None = None,
+        api_key: str | _config.Secret | None = None,
         base_url: str | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -723,6 +736,15 @@ class AsyncClient(_BaseClient):
     ) -> None:
         super().__init__(api_key, base_url, **kwargs)
         self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+
+    @classmethod
+    def twin(cls, client: Client | AsyncClient | None = None) -> AsyncClient:
+        """A new ``AsyncClient`` with the settings of ``client`` (or from the environment).
+
+        For code that runs on an event loop but was handed a sync client, or an async one whose
+        connections belong to another loop. The twin has its own connections; close it.
+        """
+        return cls() if client is None else cls(**client._settings())
 
     async def list_models(self) -> list[Model]:
         return parse_models(await self._get_json(self._model_paths(None)))

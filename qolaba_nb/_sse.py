@@ -23,7 +23,7 @@ from dataclasses import dataclass
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ServerSentEvent:
     data: str
     event: str = "message"
@@ -73,11 +73,17 @@ class SSEDecoder:
         if not self._pending and text.endswith("\r"):
             self._skip_lf = True
         events: list[ServerSentEvent] = []
+        data = self._data
         for line in lines:
-            if not line:
-                event = self._dispatch()
-                if event is not None:
-                    events.append(event)
+            if not line:  # a blank line ends the event (one without data is dropped)
+                if data:
+                    event = self._event or "message"
+                    joined = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(ServerSentEvent(joined, event, self._last_id, self._retry))
+                    data = self._data = []
+                self._event = ""
+            elif line.startswith("data:"):  # the hot path, kept inline
+                data.append(line[6:] if line.startswith("data: ") else line[5:])
             else:
                 self._process_line(line)
         return events
@@ -101,17 +107,3 @@ class SSEDecoder:
         elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
         # any other field is ignored
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        if not self._data:
-            self._event = ""
-            return None
-        event = ServerSentEvent(
-            data="\n".join(self._data),
-            event=self._event or "message",
-            id=self._last_id,
-            retry=self._retry,
-        )
-        self._data = []
-        self._event = ""
-        return event

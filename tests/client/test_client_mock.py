@@ -604,7 +604,7 @@ async def test_budget_refuses_the_call_after_it_is_spent(h: Harness) -> None:
     )
     await h.call(client, "chat", "hi", model="m/x")
     await h.call(client, "chat", "hi", model="m/x")
-    with pytest.raises(q.BudgetExceededError, match="0.5 credits used") as info:
+    with pytest.raises(q.BudgetExceededError, match=r"0\.5 credits used") as info:
         await h.call(client, "chat", "hi", model="m/x")
     assert info.value.spent == 0.5 and len(sent) == 2
 
