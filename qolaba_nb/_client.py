@@ -413,8 +413,16 @@ class _StreamBase:
 
     def _on_transport_error(self, exc: httpx.TransportError) -> None:
         """A cut after the reply was complete loses nothing (but maybe the usage event)."""
-        if not self._call.acc.complete:
-            self._fail(_connection_error(exc, partial_text=self.text))
+        if self._call.acc.complete:
+            return
+        if isinstance(exc, httpx.RemoteProtocolError):  # the server hung up mid-reply
+            self._fail(
+                IncompleteStreamError(
+                    f"the server closed the stream before the reply was complete ({exc})",
+                    partial_text=self.text,
+                )
+            )
+        self._fail(_connection_error(exc, partial_text=self.text))
 
     def _fail(self, err: QolabaError) -> None:
         self._error = err

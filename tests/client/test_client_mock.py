@@ -264,6 +264,16 @@ async def test_connection_lost_mid_stream_keeps_partial_text(h: Harness) -> None
     assert h.ledger.records[0].status == "connection_error"
 
 
+async def test_server_hanging_up_mid_stream_is_an_incomplete_stream(h: Harness) -> None:
+    cut = httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+    client = h.client(lambda r: h.sse_response([chunk("Par")], fail_after=cut))
+    stream = await h.call(client, "stream", "hi", model="m/x")
+    with pytest.raises(q.IncompleteStreamError) as info:
+        await h.call(stream, "completion")
+    assert info.value.partial_text == "Par"
+    assert h.ledger.records[0].status == "truncated"
+
+
 async def test_connection_lost_after_done_loses_nothing(h: Harness) -> None:
     events = [chunk("Paris."), chunk(None, "stop"), ev("[DONE]")]
     client = h.client(lambda r: h.sse_response(events, fail_after=httpx.ReadError("reset")))
