@@ -32,8 +32,10 @@ from ._exceptions import (
 from ._models import ChatChunk, ChatCompletion, Model, Usage
 
 if TYPE_CHECKING:
+    from .comparison import acompare, compare, estimate
     from .ledger import UsageLedger
     from .simulator import Simulator
+    from .widgets import ChatPanel, ComparePanel, UsageDashboard
 
 __version__ = "0.1.0"
 
@@ -49,8 +51,10 @@ __all__ = [
     "BudgetExceededError",
     "ChatChunk",
     "ChatCompletion",
+    "ChatPanel",
     "ChatStream",
     "Client",
+    "ComparePanel",
     "IncompleteStreamError",
     "InternalServerError",
     "Model",
@@ -64,15 +68,25 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeoutError",
     "Usage",
+    "UsageDashboard",
     "UsageLedger",
     "ValidationError",
     "__version__",
+    "acompare",
+    "compare",
+    "estimate",
 ]
 
 # Heavy or optional parts, imported on first use (PEP 562).
 _LAZY = {
+    "ChatPanel": "qolaba_nb.widgets",
+    "ComparePanel": "qolaba_nb.widgets",
     "Simulator": "qolaba_nb.simulator",
+    "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
+    "acompare": "qolaba_nb.comparison",
+    "compare": "qolaba_nb.comparison",
+    "estimate": "qolaba_nb.comparison",
 }
 
 

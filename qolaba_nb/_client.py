@@ -47,7 +47,7 @@ from ._models import (
 )
 from ._record import CallKind, CallRecord, CallStatus, LedgerLike
 from ._retry import RetryPolicy, parse_retry_after
-from ._sse import SSEDecoder
+from ._sse import ServerSentEvent, SSEDecoder
 from ._types import Messages
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
@@ -397,14 +397,12 @@ class _StreamBase:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r} chars={len(self.text)}>"
 
-    def _handle(self, data: bytes, decoder: SSEDecoder) -> list[ChatChunk]:
-        chunks = []
-        for event in decoder.feed(data):
-            chunk = self._call.acc.handle_event(event)
-            if chunk is not None:
-                self._call.on_chunk(chunk)
-                chunks.append(chunk)
-        return chunks
+    def _on_event(self, event: ServerSentEvent) -> ChatChunk | None:
+        # One event at a time, so that ``.text`` is the text of the chunks yielded so far.
+        chunk = self._call.acc.handle_event(event)
+        if chunk is not None:
+            self._call.on_chunk(chunk)
+        return chunk
 
     def _take_json(self) -> ChatChunk:
         chunk = self._call.acc.take_completion(self._response.json())
@@ -468,7 +466,9 @@ class ChatStream(_StreamBase):
             else:
                 decoder = SSEDecoder()
                 for data in self._response.iter_bytes():
-                    yield from self._handle(data, decoder)
+                    for event in decoder.feed(data):
+                        if (chunk := self._on_event(event)) is not None:
+                            yield chunk
             self._finish()
         except httpx.TransportError as exc:
             self._on_transport_error(exc)
@@ -684,8 +684,9 @@ class AsyncChatStream(_StreamBase):
             else:
                 decoder = SSEDecoder()
                 async for data in self._response.aiter_bytes():
-                    for chunk in self._handle(data, decoder):
-                        yield chunk
+                    for event in decoder.feed(data):
+                        if (chunk := self._on_event(event)) is not None:
+                            yield chunk
             self._finish()
         except httpx.TransportError as exc:
             self._on_transport_error(exc)

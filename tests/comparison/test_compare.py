@@ -1,0 +1,220 @@
+"""The comparison runner against the simulator: concurrency, failures as rows, rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import pandas as pd
+import pytest
+
+import qolaba_nb as q
+from qolaba_nb.comparison import COLUMNS, AdaptiveLimit, CompareCell, acompare, compare, estimate
+from qolaba_nb.ledger import UsageLedger
+from qolaba_nb.simulator import Simulator
+
+pytestmark = pytest.mark.integration
+
+MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash"]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(speed=0) as s:  # no pacing: these tests are about behaviour, not timing
+        yield s
+
+
+@pytest.fixture
+def ledger() -> Iterator[UsageLedger]:
+    with UsageLedger(":memory:") as led:
+        yield led
+
+
+_open: list[q.AsyncClient] = []
+
+
+def client(sim: Simulator, ledger: UsageLedger, **kw: object) -> q.AsyncClient:
+    c = q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger, **kw)  # type: ignore[arg-type]
+    _open.append(c)
+    return c
+
+
+@pytest.fixture(autouse=True)
+async def close_clients() -> AsyncIterator[None]:
+    yield
+    while _open:
+        await _open.pop().aclose()
+
+
+async def test_every_prompt_on_every_model_gives_one_row_each(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    prompts = ["Name a river.", "Name a mountain."]
+    df = await acompare(
+        prompts, MODELS, client=client(sim, ledger), repeats=2, progress=False, temperature=0
+    )
+    assert list(df.columns) == COLUMNS
+    assert len(df) == 2 * 2 * 2
+    assert set(df["status"]) == {"ok"}
+    assert df["credit"].gt(0).all() and df["cost"].gt(0).all()
+    assert df["ttft_s"].notna().all() and (df["latency_s"] >= df["ttft_s"]).all()
+    assert df["run_id"].nunique() == 1
+    assert list(df["prompt"].unique()) == prompts and list(df["model"].unique()) == MODELS
+    # the ledger has every call, with the run id
+    rows = ledger.to_dataframe(run_id=df["run_id"].iloc[0])
+    assert len(rows) == 8 and set(rows["kind"]) == {"stream"}
+    # same prompt, same model, temperature 0: the same text each repeat
+    same = df[(df["prompt"] == prompts[0]) & (df["model"] == MODELS[0])]["text"]
+    assert same.nunique() == 1
+
+
+async def test_a_failing_model_is_a_row_with_its_error_and_the_others_come_back(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    models = [*MODELS, "sim/upstream-error", "sim/rate-limited", "sim/cut-stream"]
+    c = client(sim, ledger, max_retries=0)
+    df = await acompare(["Hello"], models, client=c, progress=False, rate_limit_retries=1)
+    by_model = df.set_index("model")
+    assert by_model.loc[MODELS, "status"].eq("ok").all()
+    assert by_model.loc["sim/upstream-error", "status"] == "api_error"
+    assert "UpstreamError" in by_model.loc["sim/upstream-error", "error"]
+    assert "RateLimitError" in by_model.loc["sim/rate-limited", "error"]
+    assert by_model.loc["sim/cut-stream", "status"] == "truncated"
+    assert len(by_model.loc["sim/cut-stream", "text"]) > 0  # partial text kept
+    assert pd.isna(by_model.loc["sim/upstream-error", "credit"])
+
+
+async def test_at_most_concurrency_requests_are_in_flight(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    in_flight, peak = 0, 0
+    lock = threading.Lock()
+
+    def on_update(cell: CompareCell) -> None:
+        nonlocal in_flight, peak
+        with lock:
+            if cell.done:
+                in_flight -= 1
+            elif cell.delta and cell.text == cell.delta:  # first delta of this cell
+                in_flight += 1
+                peak = max(peak, in_flight)
+
+    c = client(sim, ledger, headers={"x-sim-latency": "0.2"})
+    df = await acompare(
+        ["a", "b", "c", "d", "e", "f"],
+        MODELS,
+        client=c,
+        concurrency=3,
+        progress=False,
+        on_update=on_update,
+    )
+    assert set(df["status"]) == {"ok"}
+    assert 1 < peak <= 3
+
+
+async def test_on_update_sees_text_grow_then_done(sim: Simulator, ledger: UsageLedger) -> None:
+    seen: list[tuple[str, bool]] = []
+    await acompare(
+        ["Hello"],
+        MODELS[:1],
+        client=client(sim, ledger),
+        progress=False,
+        on_update=lambda c: seen.append((c.text, c.done)),
+    )
+    texts = [t for t, done in seen if not done]
+    assert len(texts) > 3 and all(a != b for a, b in itertools.pairwise(texts))
+    assert seen[-1][1] is True and seen[-1][0] == texts[-1]
+
+
+def test_compare_runs_from_plain_code(sim: Simulator, ledger: UsageLedger) -> None:
+    with q.Client(sim.api_key, sim.base_url, ledger=ledger) as c:
+        df = compare(["Hello"], MODELS, client=c, progress=False)
+    assert set(df["status"]) == {"ok"} and len(df) == 2
+
+
+async def test_compare_works_inside_a_running_loop(sim: Simulator, ledger: UsageLedger) -> None:
+    # as in a notebook cell: a loop is running, compare() must not call asyncio.run on it
+    asyncio.get_running_loop()
+    df = compare(["Hello"], MODELS, client=client(sim, ledger), progress=False)
+    assert set(df["status"]) == {"ok"}
+
+
+async def test_prompts_may_be_message_lists_or_a_dataframe_column(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    frame = pd.DataFrame({"q": ["One?", "Two?"]})
+    df = await acompare(frame["q"], MODELS[:1], client=client(sim, ledger), progress=False)
+    assert list(df["prompt"]) == ["One?", "Two?"]
+    conv = [[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Three?"}]]
+    df2 = await acompare(conv, MODELS[:1], client=client(sim, ledger), progress=False)
+    assert list(df2["prompt"]) == ["Three?"] and df2["status"].iloc[0] == "ok"
+
+
+async def test_invalid_parameters_fail_every_cell_without_sending(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    before = sim.stats.requests
+    df = await acompare(["Hi"], MODELS, client=client(sim, ledger), progress=False, temperature=5)
+    assert set(df["status"]) == {"api_error"} and df["error"].str.contains("temperature").all()
+    assert sim.stats.requests == before
+
+
+async def test_a_spent_budget_stops_the_remaining_cells(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    c = client(sim, ledger, budget_credits=0.0001)
+    df = await acompare(["a", "b", "c"], MODELS[:1], client=c, concurrency=1, progress=False)
+    assert list(df["status"]) == ["ok", "api_error", "api_error"]
+    assert df["error"].iloc[1].startswith("BudgetExceededError")
+
+
+def test_adaptive_limit_halves_on_rate_limits_and_grows_back() -> None:
+    limit = AdaptiveLimit(8)
+    limit.rate_limited()
+    assert limit.limit == 4
+    limit.rate_limited()
+    limit.rate_limited()
+    limit.rate_limited()
+    assert limit.limit == 1
+    for _ in range(1):
+        limit.succeeded()
+    assert limit.limit == 2
+    for _ in range(2):
+        limit.succeeded()
+    assert limit.limit == 3
+    for _ in range(100):
+        limit.succeeded()
+    assert limit.limit == 8
+
+
+async def test_rate_limits_shrink_concurrency_and_honour_retry_after(ledger: UsageLedger) -> None:
+    # a tight per-key limit: 4 requests per second
+    with Simulator(speed=0, rate_limit=4, rate_window_s=1.0) as tight:
+        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger, max_retries=0)
+        _open.append(c)
+        t0 = time.perf_counter()
+        df = await acompare(
+            [f"p{i}" for i in range(8)], MODELS[:1], client=c, concurrency=8, progress=False
+        )
+        elapsed = time.perf_counter() - t0
+    assert set(df["status"]) == {"ok"}  # every cell came back after waiting
+    assert elapsed >= 0.9  # it waited for the window rather than failing
+
+
+def test_estimate_uses_the_ledger_history(sim: Simulator, ledger: UsageLedger) -> None:
+    with q.Client(sim.api_key, sim.base_url, ledger=ledger) as c:
+        for _ in range(3):
+            c.chat("Hello", model=MODELS[0])
+    est = estimate(["a", "b"], [MODELS[0], "nobody/unknown"], ledger=ledger, repeats=2)
+    row = est.loc[MODELS[0]]
+    assert row["calls"] == 3
+    past = ledger.to_dataframe(model=MODELS[0])
+    assert row["credit_per_call"] == pytest.approx(past["credit"].mean())
+    assert row["expected_credit"] == pytest.approx(past["credit"].mean() * 4)
+    assert "unknown" in est.loc["nobody/unknown", "note"] and pd.isna(
+        est.loc["nobody/unknown", "expected_credit"]
+    )
+    assert est.attrs["total_credit"] == pytest.approx(row["expected_credit"])
