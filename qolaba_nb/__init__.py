@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
+from ._connect import aconnect, connect, login
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -73,8 +74,11 @@ __all__ = [
     "ValidationError",
     "__version__",
     "acompare",
+    "aconnect",
     "compare",
+    "connect",
     "estimate",
+    "login",
 ]
 
 # Heavy or optional parts, imported on first use (PEP 562).

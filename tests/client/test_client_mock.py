@@ -406,6 +406,7 @@ async def test_missing_api_key_is_a_clear_error_before_sending(
     h: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QOLABA_API_KEY", raising=False)
     sent: list[httpx.Request] = []
     cls = q.Client if h.mode == "sync" else q.AsyncClient
     client = cls(
