@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from ._models import (
     prompt_chars,
 )
 from ._record import CallKind, CallRecord, CallStatus, LedgerLike
+from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
 from ._sse import ServerSentEvent, SSEDecoder
 from ._types import Messages
@@ -243,6 +245,8 @@ class _BaseClient:
         ledger: LedgerLike | Literal[False] | None = None,
         tag: str | None = None,
         budget_credits: float | None = None,
+        record: str | os.PathLike[str] | None = None,
+        replay: str | os.PathLike[str] | None = None,
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
@@ -262,8 +266,24 @@ class _BaseClient:
         self._ledger: LedgerLike | None = None
         self.tag = tag
         self.budget_credits = budget_credits
+        if record is not None and replay is not None:
+            raise ValidationError("record= and replay= cannot be used together", param="replay")
+        self.record, self.replay = record, replay
+        if replay is not None and self._api_key is None:
+            self._api_key = _config.Secret("replay")  # a replay sends nothing anywhere
         self.spent_credit = 0.0
         self.spent_cost = 0.0
+
+    def _transport(self, given: Any, *, asynchronous: bool = False) -> Any:
+        """The transport for record or replay mode, around ``given`` (or httpx's default)."""
+        prefix = httpx.URL(self.base_url).path.rstrip("/")
+        if self.replay is not None:
+            return ReplayTransport(self.replay, prefix=prefix)
+        if self.record is not None:
+            inner = given or (httpx.AsyncHTTPTransport() if asynchronous else httpx.HTTPTransport())
+            secret = self._api_key.get() if self._api_key else ""
+            return RecordingTransport(self.record, inner, prefix=prefix, secret=secret)
+        return given
 
     def _settings(self) -> dict[str, Any]:
         """The arguments that make another client just like this one."""
@@ -276,6 +296,8 @@ class _BaseClient:
             "ledger": self._ledger_arg,
             "tag": self.tag,
             "budget_credits": self.budget_credits,
+            "record": self.record,
+            "replay": self.replay,
         }
 
     def __repr__(self) -> str:
@@ -526,7 +548,7 @@ class Client(_BaseClient):
         **kwargs: Any,
     ) -> None:
         super().__init__(api_key, base_url, **kwargs)
-        self._http = httpx.Client(timeout=self.timeout, transport=transport)
+        self._http = httpx.Client(timeout=self.timeout, transport=self._transport(transport))
 
     def list_models(self) -> list[Model]:
         return parse_models(self._get_json(self._model_paths(None)))
@@ -744,7 +766,9 @@ class AsyncClient(_BaseClient):
         **kwargs: Any,
     ) -> None:
         super().__init__(api_key, base_url, **kwargs)
-        self._http = httpx.AsyncClient(timeout=self.timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            timeout=self.timeout, transport=self._transport(transport, asynchronous=True)
+        )
 
     @classmethod
     def twin(cls, client: Client | AsyncClient | None = None) -> AsyncClient:

@@ -1,0 +1,229 @@
+"""Record and replay HTTP exchanges, so a notebook written against the real API re-runs for free.
+
+``Client(record="data/sessions/NAME.jsonl")`` appends one JSON line per exchange: the request
+(method, path, query, JSON body, and its headers WITHOUT ``Authorization``) and the raw response
+bytes (SSE included). ``Client(replay=...)`` serves them back, byte for byte, without a network:
+a request is matched on method, path, query and body (recordings of the same request are served
+in order, the last one again once they run out); a request with no recording raises
+``ReplayMissError`` naming the closest recorded one.
+
+The transports wrap httpx's (``handle_request`` / ``handle_async_request``): the client's own
+code, retries and stream reading included, runs unchanged in both modes.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import json
+import os
+import threading
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ._exceptions import ReplayMissError
+
+#: Request headers never written: credentials, and what differs from machine to machine.
+_DROP_REQUEST_HEADERS = {"authorization", "cookie", "proxy-authorization", "host", "user-agent"}
+#: Response headers kept: what the client reads.
+_KEEP_RESPONSE_HEADERS = {
+    "content-type",
+    "x-request-id",
+    "request-id",
+    "retry-after",
+    "retry-after-ms",
+}
+
+
+def _body(request: httpx.Request) -> Any:
+    content = request.content
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", errors="replace")
+
+
+def request_key(method: str, path: str, query: str, body: Any) -> str:
+    """The canonical text a request is matched on (stable key order, no whitespace)."""
+    return json.dumps([method, path, query, body], sort_keys=True, separators=(",", ":"))
+
+
+def _key_of(request: httpx.Request, prefix: str) -> str:
+    path = request.url.path
+    if prefix and path.startswith(prefix):
+        path = path[len(prefix) :]
+    return request_key(request.method, path, request.url.query.decode(), _body(request))
+
+
+def _encode(content: bytes) -> dict[str, str]:
+    try:
+        return {"text": content.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(content).decode("ascii")}
+
+
+def _decode(data: dict[str, str]) -> bytes:
+    if "base64" in data:
+        return base64.b64decode(data["base64"])
+    return data.get("text", "").encode("utf-8")
+
+
+class _Tee(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """Passes the response bytes through and writes the exchange when the body is closed."""
+
+    def __init__(self, inner: Any, on_close: Any) -> None:
+        self._inner = inner
+        self._on_close = on_close
+        self._parts: list[bytes] = []
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for part in self._inner:
+            self._parts.append(part)
+            yield part
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._inner:
+            self._parts.append(part)
+            yield part
+
+    def _finish(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._on_close(b"".join(self._parts))
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            self._finish()
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            self._finish()
+
+
+class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Sends for real (through ``inner``) and appends every exchange to a JSONL file."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], inner: Any, *, prefix: str = "", secret: str = ""
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._inner = inner
+        self._prefix = prefix
+        self._secret = secret
+        self._lock = threading.Lock()
+
+    def _write(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
+        headers = {
+            k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST_HEADERS
+        }
+        path = request.url.path
+        if self._prefix and path.startswith(self._prefix):
+            path = path[len(self._prefix) :]
+        entry = {
+            "request": {
+                "method": request.method,
+                "path": path,
+                "query": request.url.query.decode(),
+                "headers": headers,
+                "body": _body(request),
+            },
+            "response": {
+                "status": response.status_code,
+                "headers": {
+                    k: v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS
+                },
+                **_encode(content),
+            },
+        }
+        line = json.dumps(entry, ensure_ascii=False)
+        if self._secret and self._secret in line:  # belt and braces: the key is never written
+            line = line.replace(self._secret, "**********")
+        with self._lock, self.path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def _wrap(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        tee = _Tee(response.stream, lambda content: self._write(request, response, content))
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=tee,
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._wrap(request, self._inner.handle_request(request))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self._wrap(request, await self._inner.handle_async_request(request))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class ReplayTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
+    """Answers from a recording; never touches the network."""
+
+    def __init__(self, path: str | os.PathLike[str], *, prefix: str = "") -> None:
+        self.path = Path(path)
+        self._prefix = prefix
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        self._last: dict[str, dict[str, Any]] = {}
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            raise ReplayMissError(f"no recording at {self.path}") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                req = entry["request"]
+                key = request_key(req["method"], req["path"], req.get("query", ""), req["body"])
+            except (ValueError, KeyError, TypeError):
+                raise ReplayMissError(f"{self.path}:{number} is not a recorded exchange") from None
+            self._queues[key].append(entry["response"])
+
+    def _response(self, request: httpx.Request) -> httpx.Response:
+        key = _key_of(request, self._prefix)
+        with self._lock:
+            queue = self._queues.get(key)
+            if queue:
+                self._last[key] = queue.popleft()
+            answer = self._last.get(key)
+        if answer is None:
+            known = list(self._queues)
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.0)
+            hint = f"; the closest recorded request is {close[0][:300]}" if close else ""
+            raise ReplayMissError(
+                f"no recording in {self.path} for {request.method} {request.url.path} with "
+                f"body {key[:300]}{hint}"
+            )
+        return httpx.Response(
+            answer["status"],
+            headers=answer.get("headers", {}),
+            stream=httpx.ByteStream(_decode(answer)),  # unread, as from the network
+            request=request,
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._response(request)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return self._response(request)
