@@ -1,0 +1,90 @@
+"""Where the ledger lives by default, and the process-wide default ledger."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qolaba_nb.ledger import UsageLedger, _data_dir, default_ledger, default_ledger_path
+
+from .conftest import RecordFactory
+
+
+def test_path_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "custom" / "ledger.sqlite"
+    monkeypatch.setenv("QOLABA_NB_LEDGER", str(target))
+    assert default_ledger_path() == str(target)
+    with UsageLedger() as led:
+        assert led.path == str(target)
+    assert target.exists()
+
+
+def test_env_path_expands_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QOLABA_NB_LEDGER", "~/l.sqlite")
+    assert default_ledger_path() == str(tmp_path / "home" / "l.sqlite")
+
+
+def test_env_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QOLABA_NB_LEDGER", ":memory:")
+    with UsageLedger() as led:
+        assert led.path == ":memory:"
+
+
+def test_path_from_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QOLABA_NB_LEDGER")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert default_ledger_path() == str(tmp_path / "xdg" / "qolaba_nb" / "usage.sqlite")
+    with UsageLedger() as led:
+        assert Path(led.path).parent.is_dir()
+
+
+def test_path_without_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QOLABA_NB_LEDGER")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setattr(sys, "platform", "linux")
+    expected = tmp_path / "home" / ".local" / "share" / "qolaba_nb" / "usage.sqlite"
+    assert default_ledger_path() == str(expected)
+    monkeypatch.setenv("XDG_DATA_HOME", "relative/dir")  # the XDG spec says: ignore it
+    assert default_ledger_path() == str(expected)
+
+
+def test_data_dir_per_platform() -> None:
+    home = Path("/h")
+    assert _data_dir("darwin", {}, home) == Path("/h/Library/Application Support/qolaba_nb")
+    assert _data_dir("win32", {"LOCALAPPDATA": "C:/L"}, home) == Path("C:/L/qolaba_nb")
+    assert _data_dir("win32", {}, home) == Path("/h/AppData/Local/qolaba_nb")
+    assert _data_dir("linux", {"XDG_DATA_HOME": "/x"}, home) == Path("/x/qolaba_nb")
+    assert _data_dir("linux", {}, home) == Path("/h/.local/share/qolaba_nb")
+
+
+def test_default_ledger_is_a_singleton(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_rec: RecordFactory
+) -> None:
+    first = default_ledger()
+    assert default_ledger() is first
+    assert first.path == str(tmp_path / "env-ledger.sqlite")
+    first.record(make_rec())
+
+    monkeypatch.setenv("QOLABA_NB_LEDGER", str(tmp_path / "second.sqlite"))
+    second = default_ledger()
+    assert second is not first
+    assert second.path == str(tmp_path / "second.sqlite")
+    assert len(second) == 0
+    assert len(first) == 1  # the old one still works for whoever holds it
+    first.close()
+
+    second.close()
+    assert default_ledger() is not second  # a closed default is replaced
+
+
+def test_importing_qolaba_nb_ledger_stays_light() -> None:
+    code = (
+        "import sys, qolaba_nb, qolaba_nb.ledger; "
+        "heavy = [m for m in ('pandas', 'matplotlib', 'numpy') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
