@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run demo lint typecheck test test-main test-browser check bench chromium clean
+.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ chromium:
 	  else echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
 run: $(STAMP)
+	$(BIN)/qolaba-nb lab
+
+demo: $(STAMP)
 	$(BIN)/qolaba-nb demo
 
 lint: $(STAMP)
