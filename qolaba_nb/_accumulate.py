@@ -16,7 +16,7 @@ from ._models import ChatChunk, ChatCompletion, Usage, content_text, parse_compl
 from ._sse import ServerSentEvent
 
 # ``JSONDecoder.raw_decode`` skips the two whitespace regex matches ``json.loads`` does per call;
-# this runs once per streamed token. Leading whitespace is a ValueError, caught like bad JSON.
+# this runs once per streamed token. Leading whitespace falls back to json.loads.
 _raw_decode = json.JSONDecoder().raw_decode
 
 
@@ -66,7 +66,13 @@ class StreamAccumulator:
             self.done = True
             return None
         try:
-            payload, end = _raw_decode(data)
+            try:
+                payload, end = _raw_decode(data)
+            except ValueError:
+                # raw_decode refuses leading whitespace that json.loads accepts ("data:  {...}",
+                # "data:\t{...}", a first empty data line): such a chunk is valid JSON and its
+                # text must not be dropped. Only this rare path pays for the second parse.
+                payload, end = json.loads(data), len(data)
             if end != len(data) and data[end:].strip():
                 raise ValueError("extra data after the JSON value")
         except ValueError:

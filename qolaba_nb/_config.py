@@ -50,7 +50,8 @@ def read_dotenv(path: Path | None = None) -> dict[str, str]:
     """The ``QOLABA_*`` assignments of a ``.env`` file (``KEY=value``, optional quotes, ``#``)."""
     path = path or Path.cwd() / ".env"
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a BOM (Windows editors) would otherwise hide the first line's name
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return {}
     found: dict[str, str] = {}
@@ -60,8 +61,10 @@ def read_dotenv(path: Path | None = None) -> dict[str, str]:
             continue
         name, _, value = line.removeprefix("export ").partition("=")
         name, value = name.strip(), value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
+        if value[:1] in ("'", '"') and value.find(value[0], 1) > 0:
+            # Up to the closing quote: a comment after it (KEY="v" # note) used to keep the
+            # quotes in the value, since the last character was not a quote.
+            value = value[1 : value.find(value[0], 1)]
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         if name.startswith("QOLABA_"):

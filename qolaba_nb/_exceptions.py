@@ -27,6 +27,7 @@ Messages never contain the API key: they are built from the server's body and ou
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Mapping
@@ -217,7 +218,8 @@ def _message_from_body(body: Any, text: str) -> str:
     if stripped.startswith("<"):  # an HTML error page from a proxy: its title says enough
         title = _TITLE.search(stripped)
         stripped = title.group(1) if title else _TAG.sub(" ", stripped)
-        stripped = " ".join(stripped.split())
+        # entities decoded: a title such as "502 &#8211; Bad Gateway" should read as text
+        stripped = " ".join(html.unescape(stripped).split())
     return stripped[:500]
 
 

@@ -9,7 +9,9 @@ Streams are never retried once they have yielded: the client only retries before
 
 from __future__ import annotations
 
+import datetime
 import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -18,32 +20,54 @@ from dataclasses import dataclass
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    # A plain dict is case-sensitive: look the name up whatever its case (``Retry-After`` as
+    # written in the RFC, ``retry-after`` as httpx stores it).
+    value = headers.get(name)
+    if value is None:
+        for key, val in headers.items():
+            if key.lower() == name:
+                return val
+    return value
+
+
+def _seconds(value: str, scale: float = 1.0) -> float | None:
+    # Negative, NaN or infinite values are garbage, not "retry now": the caller falls back to
+    # backoff (``max(x, 0.0)`` turned "-5" into 0.0 and let "nan" through).
+    try:
+        seconds = float(value) / scale
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
 def parse_retry_after(
     headers: Mapping[str, str] | None, *, now: float | None = None
 ) -> float | None:
     """Seconds to wait according to the response headers, or None when they do not say."""
     if not headers:
         return None
-    ms = headers.get("retry-after-ms")
+    ms = _header(headers, "retry-after-ms")
     if ms is not None:
-        try:
-            return max(float(ms) / 1000.0, 0.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
+        seconds = _seconds(ms.strip(), 1000.0)
+        if seconds is not None:
+            return seconds
+    value = _header(headers, "retry-after")
     if value is None:
         return None
     value = value.strip()
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
+    seconds = _seconds(value)
+    if seconds is not None:
+        return seconds
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:
+        # "-0000" gives a naive datetime; HTTP dates are always UTC, never local time.
+        when = when.replace(tzinfo=datetime.UTC)
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
