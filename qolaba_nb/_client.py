@@ -91,17 +91,18 @@ def _connection_error(exc: httpx.TransportError, partial_text: str | None = None
 
 
 def _status_error(response: httpx.Response, api_key: _config.Secret | None) -> APIStatusError:
-    err = make_status_error(
+    content = response.content
+    if api_key is not None and api_key.get().encode() in content:
+        # Some proxies echo request headers in their error pages: the key leaves no trace in
+        # the message, the body or anything built from them.
+        content = content.replace(api_key.get().encode(), b"**********")
+    return make_status_error(
         response.status_code,
-        response.content,
+        content,
         response.headers,
         request_id=_request_id(response.headers),
         retry_after=parse_retry_after(response.headers),
     )
-    # Some proxies echo request headers in their error pages.
-    err.message = _config.redact(err.message, api_key)
-    err.args = (err.message,)
-    return err
 
 
 class _Call:
@@ -673,11 +674,15 @@ class Client(_BaseClient):
 def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> ChatCompletion:
     """A non-streaming reply; an SSE body (the server ignored stream=false) is read as a stream."""
     if "text/event-stream" in response.headers.get("content-type", ""):
-        decoder = SSEDecoder()
-        for event in decoder.feed(content + b"\n\n"):
-            chunk = call.acc.handle_event(event)
-            if chunk is not None:
-                call.on_chunk(chunk)
+        try:
+            for event in SSEDecoder().feed(content):
+                chunk = call.acc.handle_event(event)
+                if chunk is not None:
+                    call.on_chunk(chunk)
+            call.acc.check_complete()
+        except (StreamError, IncompleteStreamError) as stream_err:
+            call.fail(stream_err)
+            raise
         return call.stream_completion()
     try:
         payload = response.json()

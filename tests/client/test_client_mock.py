@@ -171,6 +171,31 @@ async def test_stream_accepts_openai_style_usage(h: Harness, events: list[bytes]
     assert reply.text == "Hi" and reply.usage.credit == 1.0 and reply.usage.cost == 0.1
 
 
+@pytest.mark.parametrize(
+    ("events", "error"),
+    [
+        (QOLABA_STREAM, None),
+        ([chunk("Par")], q.IncompleteStreamError),
+        ([chunk("Par"), ev({"error": {"message": "boom"}})], q.StreamError),
+    ],
+    ids=["complete", "cut", "error-event"],
+)
+async def test_chat_answered_with_sse_is_read_as_a_stream(
+    h: Harness, events: list[bytes], error: type[Exception] | None
+) -> None:
+    body = b"".join(events)
+    headers = {"content-type": "text/event-stream"}
+    client = h.client(lambda r: httpx.Response(200, content=body, headers=headers))
+    if error is None:
+        reply = await h.call(client, "chat", "hi", model="m/x")
+        assert reply.text == "Paris." and reply.usage.credit == 0.5
+        assert h.ledger.records[0].status == "ok"
+    else:
+        with pytest.raises(error):
+            await h.call(client, "chat", "hi", model="m/x")
+        assert h.ledger.records[0].status in ("truncated", "api_error")
+
+
 async def test_stream_answered_with_json_is_read_as_json(h: Harness) -> None:
     client = h.client(lambda r: httpx.Response(200, json=COMPLETION))
     stream = await h.call(client, "stream", "hi", model="m/x")
@@ -462,6 +487,7 @@ async def test_the_key_never_appears_in_errors_even_when_the_server_echoes_it(h:
     with pytest.raises(q.AuthenticationError) as info:
         await h.call(client, "chat", "hi", model="m/x")
     assert KEY not in str(info.value) and KEY not in repr(info.value)
+    assert KEY not in str(info.value.body)
     assert KEY not in h.ledger.records[0].error
     assert KEY not in repr(client) and KEY not in str(client)
 
