@@ -617,7 +617,11 @@ class Client(_BaseClient):
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )
-        response = self._send(request, call=call, stream=stream)
+        try:
+            response = self._send(request, call=call, stream=stream)
+        except KeyboardInterrupt:  # stopped before the reply began: still one record
+            call.cancel()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)
@@ -850,7 +854,11 @@ class AsyncClient(_BaseClient):
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )
-        response = await self._send(request, call=call, stream=stream)
+        try:
+            response = await self._send(request, call=call, stream=stream)
+        except (asyncio.CancelledError, KeyboardInterrupt):  # stopped before the reply began
+            call.cancel()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)

@@ -113,6 +113,21 @@ async def test_cancelling_the_task_disconnects_and_records_cancelled(
     assert ledger.records[-1].status == "cancelled"
 
 
+async def test_cancelled_before_the_reply_began_is_still_recorded(
+    sim: Simulator, ledger: Ledger
+) -> None:
+    # the simulator holds a JSON response for 2 s before its headers
+    async with q.AsyncClient(
+        sim.api_key, sim.base_url, ledger=ledger, headers={"x-sim-latency": "2"}
+    ) as client:
+        task = asyncio.create_task(client.chat("Hello", model="sim/echo"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert ledger.records[-1].status == "cancelled"
+
+
 def test_a_stream_cut_by_the_server_keeps_its_partial_text(sim: Simulator, ledger: Ledger) -> None:
     with q.Client(sim.api_key, sim.base_url, ledger=ledger) as client:
         stream = client.stream("hello there", model="sim/cut-stream")
