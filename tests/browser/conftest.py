@@ -21,6 +21,8 @@ from _lab import (
 )
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from qolaba_nb.simulator import Simulator
+
 _HERE = Path(__file__).resolve().parent
 _REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
@@ -41,13 +43,23 @@ def pytest_runtest_makereport(
 
 
 @pytest.fixture(scope="session")
-def lab_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Extra environment of the lab server and its kernels.
+def sim() -> Iterator[Simulator]:
+    """The built-in simulator, in this process; the lab's kernels reach it over loopback."""
+    with Simulator() as simulator:
+        yield simulator
 
-    Holds the isolated JUPYTER_*/IPYTHONDIR dirs. Extend it by overriding the fixture, e.g.
-    ``def lab_env(lab_env, simulator): return {**lab_env, "QOLABA_BASE_URL": simulator.url}``.
-    """
-    return jupyter_dirs_env(tmp_path_factory.mktemp("jupyter"))
+
+@pytest.fixture(scope="session")
+def lab_env(tmp_path_factory: pytest.TempPathFactory, sim: Simulator) -> dict[str, str]:
+    """Extra environment of the lab server and its kernels: isolated JUPYTER_*/IPYTHONDIR
+    dirs, the simulator's URL and key, and a ledger that is never the user's own."""
+    return {
+        **jupyter_dirs_env(tmp_path_factory.mktemp("jupyter")),
+        "QOLABA_BASE_URL": sim.base_url,
+        "QOLABA_API_KEY": sim.api_key,
+        "QOLABA_SIMULATOR": "1",
+        "QOLABA_NB_LEDGER": str(tmp_path_factory.mktemp("ledger") / "usage.sqlite"),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,178 @@
+"""What a streamed reply costs on the wire: qolaba_nb's Transcript against a naive widget.
+
+A 20,000-character Markdown reply arrives in 5,000 deltas within about 2 seconds. We count
+the widget messages the kernel would send to the browser and their bytes:
+
+* qolaba_nb: the ``Transcript`` of a ``ChatPanel`` (batched deltas, each finished Markdown
+  block rendered once, the whole reply once in the widget state at the end);
+* naive: an ``ipywidgets.HTML`` whose value is the whole reply so far, set on every delta
+  (escaped text in a ``<pre>``: rendering Markdown 5,000 times would only make it slower).
+
+Targets for that reply: at most 60 messages and at most 3x the final HTML's size.
+
+Then the same through a whole ``ChatPanel`` against the built-in simulator (``x-sim-chunks:
+5000``, ``x-sim-chunk-delay: 0.0004``). The simulator's timers make those 5,000 pauses last
+several seconds rather than 2, so that line shows the rate (at most 20 messages a second)
+and the bytes, not the 60-message target.
+
+Run: ``.venv/bin/python benchmarks/bench_render.py``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import comm
+import ipywidgets as w
+
+from qolaba_nb import AsyncClient
+from qolaba_nb._render import escape_html
+from qolaba_nb.simulator import Simulator
+from qolaba_nb.widgets import ChatPanel
+
+REPLY_CHARS = 20_000
+DELTAS = 5_000
+SECONDS = 2.0
+TARGET_MESSAGES = 60
+TARGET_RATIO = 3.0
+
+
+class Wire:
+    """Counts what widgets send: installed as the comm factory (there is no kernel here)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []  # (comm id, bytes)
+
+        wire = self
+
+        class CountingComm(comm.DummyComm):
+            def publish_msg(
+                self,
+                msg_type: str,
+                data: dict[str, Any] | None = None,
+                metadata: dict[str, Any] | None = None,
+                buffers: Any = None,
+                **keys: Any,
+            ) -> None:
+                size = len(json.dumps(data or {}, ensure_ascii=False).encode())
+                wire.sent.append((self.comm_id, size))
+
+        comm.create_comm = CountingComm
+
+    def mark(self) -> int:
+        return len(self.sent)
+
+    def since(self, mark: int, widget: w.Widget) -> tuple[int, int]:
+        found = [size for cid, size in self.sent[mark:] if cid == widget.model_id]
+        return len(found), sum(found)
+
+
+def markdown_reply(chars: int) -> str:
+    """A reply with the usual mix: paragraphs, a list, a code block, a table."""
+    pieces = [
+        "Rivers carry water, sediment and *history*; the `flow` of a river is measured "
+        "in cubic metres a second. Here is a <b>bold</b> claim, escaped. ",
+        "\n\n- the Nile\n- the Amazon\n- the Yangtze\n\n",
+        "```python\nflow = area * velocity  # m3/s\n```\n\n",
+        "| river | km |\n|---|---|\n| Nile | 6650 |\n\n",
+    ]
+    out: list[str] = []
+    size = 0
+    i = 0
+    while size < chars:
+        piece = pieces[0] if i % 4 else pieces[(i // 4) % len(pieces)]
+        out.append(piece)
+        size += len(piece)
+        i += 1
+    return "".join(out)[:chars]
+
+
+def deltas_of(text: str, n: int) -> list[str]:
+    step = len(text) / n
+    return [text[round(i * step) : round((i + 1) * step)] for i in range(n)]
+
+
+async def paced(deltas: list[str], seconds: float, feed: Any) -> None:
+    """Feed the deltas evenly over ``seconds`` (a sleep per 25 deltas: timers are ~1 ms)."""
+    per_batch = 25
+    pause = seconds / (len(deltas) / per_batch)
+    for i, delta in enumerate(deltas):
+        feed(delta)
+        if i % per_batch == per_batch - 1:
+            await asyncio.sleep(pause)
+
+
+async def bench_transcript(wire: Wire, deltas: list[str]) -> tuple[int, int, int, float]:
+    panel = ChatPanel(AsyncClient("unused", "http://127.0.0.1:9", ledger=False))
+    transcript = panel.transcript
+    mark = wire.mark()
+    started = time.perf_counter()
+    live = transcript.start("bench/model")
+    await paced(deltas, SECONDS, live.append)
+    html = live.finish(meta="bench")["html"]
+    took = time.perf_counter() - started
+    messages, size = wire.since(mark, transcript)
+    return messages, size, len(html.encode()), took
+
+
+async def bench_naive(wire: Wire, deltas: list[str]) -> tuple[int, int]:
+    view = w.HTML()
+    mark = wire.mark()
+    text: list[str] = []
+
+    def feed(delta: str) -> None:
+        text.append(delta)
+        view.value = f"<pre>{escape_html(''.join(text))}</pre>"  # the whole reply, every time
+
+    await paced(deltas, SECONDS, feed)
+    return wire.since(mark, view)
+
+
+async def bench_panel_with_simulator(wire: Wire) -> tuple[int, int, int, int, float]:
+    headers = {"x-sim-chunks": str(DELTAS), "x-sim-chunk-delay": "0.0004"}
+    with Simulator() as sim:
+        async with AsyncClient(sim.api_key, sim.base_url, ledger=False, headers=headers) as c:
+            panel = ChatPanel(c, model="sim/echo")
+            await panel.load_models()
+            mark = wire.mark()
+            started = time.perf_counter()
+            reply = await panel.send("abc")  # echo: "abc " x 5000 = 20,000 characters
+            took = time.perf_counter() - started
+    messages, size = wire.since(mark, panel.transcript)
+    html = len(panel.transcript.messages[-1]["html"].encode())
+    return messages, size, html, len(reply.text), took
+
+
+def line(name: str, messages: int, size: int, html: int | None = None) -> str:
+    ratio = f" ({size / html:.1f}x final HTML)" if html else ""
+    return f"{name}: {messages:,} messages, {size:,} bytes{ratio}"
+
+
+async def main() -> int:
+    wire = Wire()
+    text = markdown_reply(REPLY_CHARS)
+    deltas = deltas_of(text, DELTAS)
+    ours, ours_bytes, html, took = await bench_transcript(wire, deltas)
+    naive, naive_bytes = await bench_naive(wire, deltas)
+    print(f"{REPLY_CHARS:,}-character Markdown reply in {DELTAS:,} deltas over {took:.2f} s:")
+    print(f"{line('qolaba_nb', ours, ours_bytes, html)}; {line('naive', naive, naive_bytes)}")
+    ok = ours <= TARGET_MESSAGES and ours_bytes <= TARGET_RATIO * html
+    print(
+        f"targets (<= {TARGET_MESSAGES} messages, <= {TARGET_RATIO:g}x final HTML): "
+        + ("met" if ok else "MISSED")
+    )
+
+    sim_msgs, sim_bytes, sim_html, chars, sim_took = await bench_panel_with_simulator(wire)
+    print(
+        f"ChatPanel + simulator, {chars:,} characters in {DELTAS:,} chunks over {sim_took:.2f} s: "
+        f"{line('qolaba_nb', sim_msgs, sim_bytes, sim_html)}, "
+        f"{sim_msgs / sim_took:.1f} messages a second"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

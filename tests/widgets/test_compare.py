@@ -1,0 +1,111 @@
+"""ComparePanel against the simulator: columns, failures, the DataFrame, blind votes."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from qolaba_nb import AsyncClient, ValidationError
+from qolaba_nb.comparison import COLUMNS
+from qolaba_nb.ledger import UsageLedger
+from qolaba_nb.widgets import ComparePanel
+
+from .conftest import SECRET_KEY, Wire, all_widgets
+
+MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "sim/upstream-error"]
+
+
+async def test_run_streams_every_model_and_returns_the_compare_frame(
+    client: AsyncClient, ledger: UsageLedger, wire: Wire
+) -> None:
+    panel = ComparePanel(MODELS, client=client)
+    frame = await panel.run("Name three rivers.")
+
+    assert list(frame.columns) == [*COLUMNS, "vote"]
+    assert list(frame["model"]) == MODELS
+    assert list(frame["status"]) == ["ok", "ok", "api_error"]
+    assert frame["vote"].isna().all()
+    ok = frame[frame["status"] == "ok"]
+    assert (ok["credit"] > 0).all() and (ok["chars_per_s"] > 0).all()
+
+    # one column per model; each shows its own reply, the failure only in its column
+    assert [c.model for c in panel.columns] == MODELS
+    for column, row in zip(panel.columns, frame.to_dict(orient="records"), strict=True):
+        last = column.transcript.messages[-1]
+        if row["status"] == "ok":
+            assert last["role"] == "assistant" and str(row["text"]).split()[0] in last["html"]
+            assert "credits" in column.stats.value and "chars/s" in column.stats.value
+        else:
+            assert last["role"] == "error" and "502" in last["html"]
+    # every column streamed: each transcript got delta messages before its final state
+    for column in panel.columns[:2]:
+        ops = [m.data.get("content", {}).get("op") for m in wire.of(column.transcript)]
+        assert "delta" in ops
+
+    # the summary table, escaped, and the ledger: one run id for the three calls
+    assert panel.summary.value.count("<tr>") == 4
+    calls = ledger.to_dataframe()
+    assert len(calls) == 3 and calls["run_id"].nunique() == 1
+    assert calls["run_id"].iloc[0] == frame["run_id"].iloc[0]
+    pd.testing.assert_frame_equal(panel.results, frame)
+
+
+async def test_blind_mode_hides_names_until_the_vote(client: AsyncClient) -> None:
+    models = MODELS[:2]
+    panel = ComparePanel(models, client=client, blind=True)
+    frame = await panel.run("Which river is longest?")
+
+    labels = [c.label for c in panel.columns]
+    assert labels == ["Model A", "Model B"]
+    for column in panel.columns:
+        assert column.model not in column.title.value
+        assert all(column.model not in m["label"] for m in column.transcript.messages)
+        assert not column.vote_button.disabled
+    assert not any(m in panel.summary.value for m in models)
+
+    winner = panel.columns[1]
+    winner.vote_button.click()
+    assert frame["vote"].tolist() == [m == winner.model for m in frame["model"]]
+    assert panel.results["vote"].sum() == 1
+    for column in panel.columns:
+        assert column.model in column.title.value  # revealed
+        assert column.vote_button.disabled
+    assert all(m in panel.summary.value for m in models)
+
+
+async def test_vote_by_label_or_model(client: AsyncClient) -> None:
+    panel = ComparePanel(MODELS[:2], client=client, blind=True)
+    await panel.run("Hi")
+    panel.vote("Model A")
+    first = panel.columns[0].model
+    assert panel.results.set_index("model")["vote"][first]
+    await panel.run("Again")
+    panel.vote(MODELS[1])
+    results = panel.results
+    assert len(results) == 4 and results["run_id"].nunique() == 2
+    assert results["vote"].sum() == 2
+
+
+async def test_a_selection_outside_2_to_6_models_is_refused(client: AsyncClient) -> None:
+    panel = ComparePanel(["openai/gpt-4o"], client=client)
+    assert "Pick 2 to 6 models" in panel.model_note.value
+    assert panel.send_button.disabled
+    with pytest.raises(ValidationError):
+        await panel.run("hello")
+    panel.models = MODELS
+    assert panel.model_note.value == "" and not panel.send_button.disabled
+
+
+def test_bad_params_fail_at_once(client: AsyncClient) -> None:
+    with pytest.raises(ValidationError, match="temperature"):
+        ComparePanel(MODELS, client=client, temperature=5)
+
+
+async def test_no_key_in_the_compare_panel_state(client: AsyncClient) -> None:
+    panel = ComparePanel(MODELS[:2], client=client, blind=True)
+    await panel.run("hello")
+    for widget in all_widgets(panel):
+        assert SECRET_KEY not in json.dumps(widget.get_state(), default=str)
+    assert repr(panel) == "<ComparePanel models=2 runs=1 blind=True>"

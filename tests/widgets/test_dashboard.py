@@ -1,0 +1,95 @@
+"""UsageDashboard: the table, the chart, the filters, and keeping up with new calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from qolaba_nb import AsyncClient
+from qolaba_nb.ledger import UsageLedger
+from qolaba_nb.widgets import UsageDashboard
+from qolaba_nb.widgets.dashboard import PLOTS
+
+from .conftest import SECRET_KEY, all_widgets
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+async def dashboard(ledger: UsageLedger) -> AsyncIterator[UsageDashboard]:
+    board = UsageDashboard(ledger, poll_s=0.1)
+    yield board
+    board.close()
+
+
+async def test_an_empty_ledger_says_so(dashboard: UsageDashboard) -> None:
+    assert "No calls recorded yet" in dashboard.table.value
+    assert "0 calls" in dashboard.header.value
+    assert bytes(dashboard.image.value).startswith(PNG)
+
+
+async def test_refresh_shows_new_calls(dashboard: UsageDashboard, client: AsyncClient) -> None:
+    before = dashboard.refreshes
+    await client.chat("hi", model="openai/gpt-4o")
+    dashboard.refresh()
+    assert dashboard.refreshes == before + 1
+    assert "openai/gpt-4o" in dashboard.table.value
+    assert "1 calls" in dashboard.header.value
+    assert "openai/gpt-4o" in dashboard.model_filter.options
+
+
+async def test_polling_notices_new_calls_by_itself(
+    dashboard: UsageDashboard, client: AsyncClient
+) -> None:
+    before = dashboard.refreshes
+    await asyncio.sleep(0.3)
+    assert dashboard.refreshes == before  # nothing new: no redraw
+    await client.chat("hi", model="sim/echo")
+    deadline = time.monotonic() + 3
+    while "sim/echo" not in dashboard.table.value:
+        assert time.monotonic() < deadline, "the dashboard did not refresh"
+        await asyncio.sleep(0.05)
+
+
+async def test_filters_narrow_table_and_header(
+    dashboard: UsageDashboard, client: AsyncClient, sim_tagged: AsyncClient
+) -> None:
+    await client.chat("a", model="openai/gpt-4o")
+    await sim_tagged.chat("b", model="sim/echo")
+    dashboard.refresh()
+    assert "2 calls" in dashboard.header.value
+    assert "experiment" in dashboard.tag_filter.options
+    dashboard.tag_filter.value = "experiment"
+    assert "1 calls" in dashboard.header.value
+    assert "sim/echo" in dashboard.table.value and "openai/gpt-4o" not in dashboard.table.value
+    dashboard.model_filter.value = "openai/gpt-4o"  # nothing left with both filters
+    assert "No calls recorded yet" in dashboard.table.value
+
+
+@pytest.mark.parametrize("plot", list(PLOTS))
+async def test_every_chart_renders(
+    dashboard: UsageDashboard, client: AsyncClient, plot: str
+) -> None:
+    await client.chat("hi", model="openai/gpt-4o")
+    dashboard.plot_choice.value = plot
+    assert bytes(dashboard.image.value).startswith(PNG)
+
+
+async def test_no_key_in_the_dashboard_state(
+    dashboard: UsageDashboard, client: AsyncClient
+) -> None:
+    await client.chat("hi", model="openai/gpt-4o")
+    dashboard.refresh()
+    for widget in all_widgets(dashboard):
+        assert SECRET_KEY not in json.dumps(widget.get_state(), default=str)
+
+
+@pytest.fixture
+async def sim_tagged(client: AsyncClient, ledger: UsageLedger) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient.twin(client) as twin:
+        twin.tag = "experiment"
+        yield twin
