@@ -15,21 +15,9 @@ import pytest
 
 import qolaba_nb._client as client_module
 from qolaba_nb import AsyncClient, Client
+from tests.helpers import ListLedger
 
 KEY = "sk-test-0123456789abcdefSECRET"
-
-
-class Recorder:
-    """A ledger that keeps records in a list."""
-
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def record(self, rec: Any) -> None:
-        self.records.append(rec)
-
-    def check_budget(self, *, tag: str | None = None) -> None:
-        pass
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -53,7 +41,7 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 class Harness:
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.ledger = Recorder()
+        self.ledger = ListLedger()
 
     def client(self, handler: Callable[[httpx.Request], httpx.Response], **kw: Any) -> Any:
         kw.setdefault("ledger", self.ledger)

@@ -11,19 +11,9 @@ import pytest
 
 import qolaba_nb as q
 from qolaba_nb.simulator import Simulator
+from tests.helpers import ListLedger
 
 pytestmark = pytest.mark.integration
-
-
-class Ledger:
-    def __init__(self) -> None:
-        self.records: list[Any] = []
-
-    def record(self, rec: Any) -> None:
-        self.records.append(rec)
-
-    def check_budget(self, *, tag: str | None = None) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +23,8 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def ledger() -> Ledger:
-    return Ledger()
+def ledger() -> ListLedger:
+    return ListLedger()
 
 
 def wait_for(predicate: Any, timeout: float = 2.0) -> bool:
@@ -46,7 +36,9 @@ def wait_for(predicate: Any, timeout: float = 2.0) -> bool:
     return predicate()
 
 
-def test_chat_and_stream_give_the_same_text_and_keep_usage(sim: Simulator, ledger: Ledger) -> None:
+def test_chat_and_stream_give_the_same_text_and_keep_usage(
+    sim: Simulator, ledger: ListLedger
+) -> None:
     with q.Client(sim.api_key, sim.base_url, ledger=ledger) as client:
         reply = client.chat("Name a river.", model="openai/gpt-4o-mini", temperature=0)
         with client.stream("Name a river.", model="openai/gpt-4o-mini", temperature=0) as stream:
@@ -60,7 +52,7 @@ def test_chat_and_stream_give_the_same_text_and_keep_usage(sim: Simulator, ledge
     assert ledger.records[1].ttft_s == streamed.ttft_s
 
 
-async def test_async_client_streams_with_usage(sim: Simulator, ledger: Ledger) -> None:
+async def test_async_client_streams_with_usage(sim: Simulator, ledger: ListLedger) -> None:
     async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as client:
         models = await client.list_models()
         model = await client.get_model("google/gemini-2.5-flash")
@@ -71,7 +63,7 @@ async def test_async_client_streams_with_usage(sim: Simulator, ledger: Ledger) -
     assert text == reply.text and reply.usage is not None and reply.usage.credit > 0
 
 
-def test_closing_a_stream_disconnects_from_the_server(sim: Simulator, ledger: Ledger) -> None:
+def test_closing_a_stream_disconnects_from_the_server(sim: Simulator, ledger: ListLedger) -> None:
     before = sim.stats.disconnects
     with q.Client(sim.api_key, sim.base_url, ledger=ledger) as client:
         stream = client.stream("Tell me a long story", model="sim/slow")
@@ -86,7 +78,7 @@ def test_closing_a_stream_disconnects_from_the_server(sim: Simulator, ledger: Le
 
 
 async def test_cancelling_the_task_disconnects_and_records_cancelled(
-    sim: Simulator, ledger: Ledger
+    sim: Simulator, ledger: ListLedger
 ) -> None:
     before = sim.stats.disconnects
     got_text = asyncio.Event()
@@ -114,7 +106,7 @@ async def test_cancelling_the_task_disconnects_and_records_cancelled(
 
 
 async def test_cancelled_before_the_reply_began_is_still_recorded(
-    sim: Simulator, ledger: Ledger
+    sim: Simulator, ledger: ListLedger
 ) -> None:
     # the simulator holds a JSON response for 2 s before its headers
     async with q.AsyncClient(
@@ -128,7 +120,9 @@ async def test_cancelled_before_the_reply_began_is_still_recorded(
     assert ledger.records[-1].status == "cancelled"
 
 
-def test_a_stream_cut_by_the_server_keeps_its_partial_text(sim: Simulator, ledger: Ledger) -> None:
+def test_a_stream_cut_by_the_server_keeps_its_partial_text(
+    sim: Simulator, ledger: ListLedger
+) -> None:
     with q.Client(sim.api_key, sim.base_url, ledger=ledger) as client:
         stream = client.stream("hello there", model="sim/cut-stream")
         with pytest.raises(q.IncompleteStreamError) as info:
@@ -137,7 +131,7 @@ def test_a_stream_cut_by_the_server_keeps_its_partial_text(sim: Simulator, ledge
     assert ledger.records[-1].status == "truncated"
 
 
-def test_an_error_event_mid_stream_raises_stream_error(sim: Simulator, ledger: Ledger) -> None:
+def test_an_error_event_mid_stream_raises_stream_error(sim: Simulator, ledger: ListLedger) -> None:
     with q.Client(sim.api_key, sim.base_url, ledger=ledger) as client:
         stream = client.stream("hello", model="sim/mid-stream-error")
         with pytest.raises(q.StreamError) as info:
@@ -163,7 +157,7 @@ def test_failing_models_raise_typed_errors(sim: Simulator, model: str, error: ty
     assert info.value.request_id or info.value.status_code == 404
 
 
-def test_a_rate_limit_is_retried_after_retry_after(sim: Simulator, ledger: Ledger) -> None:
+def test_a_rate_limit_is_retried_after_retry_after(sim: Simulator, ledger: ListLedger) -> None:
     with q.Client(sim.api_key, sim.base_url, ledger=ledger, max_retries=2) as client:
         client.chat("one", model="sim/flaky")  # the flaky model fails every second request
         reply = client.chat("two", model="sim/flaky")
