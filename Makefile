@@ -37,8 +37,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The notebooks' saved outputs are checked by nbval against the simulator (started in conftest.py).
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
 test-main: $(STAMP)
 	$(PYTEST) --ignore=tests/browser
+	$(PYTEST) $(NBVAL) notebooks
+
+# Re-run every notebook against a fresh simulator and save the outputs nbval checks.
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py
 
 # Playwright's sync API and the asyncio tests do not share a process well: their own run.
 test-browser: $(STAMP) chromium

@@ -322,7 +322,7 @@ def estimate(
     if isinstance(models, str):
         models = [models]
     n_calls = len(_prompt_list(prompts)) * repeats
-    history = (ledger or default_ledger()).to_dataframe()
+    history = (ledger if ledger is not None else default_ledger()).to_dataframe()
     rows = []
     for model in models:
         past = history[(history["model"] == model) & (history["status"] == "ok")]

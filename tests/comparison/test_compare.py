@@ -218,3 +218,10 @@ def test_estimate_uses_the_ledger_history(sim: Simulator, ledger: UsageLedger) -
         est.loc["nobody/unknown", "expected_credit"]
     )
     assert est.attrs["total_credit"] == pytest.approx(row["expected_credit"])
+
+
+def test_estimate_on_an_empty_ledger_says_unknown_and_reads_no_other_ledger(
+    ledger: UsageLedger,
+) -> None:
+    est = estimate(["a"], MODELS, ledger=ledger)  # an empty ledger is falsy (len 0)
+    assert est["calls"].eq(0).all() and est["note"].str.startswith("unknown").all()
