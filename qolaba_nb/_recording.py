@@ -32,6 +32,8 @@ _DROP_REQUEST_HEADERS = {"authorization", "cookie", "proxy-authorization", "host
 #: Response headers kept: what the client reads.
 _KEEP_RESPONSE_HEADERS = {
     "content-type",
+    "content-encoding",  # the body is stored as it came (gzip stays gzip), so this must stay
+
     "x-request-id",
     "request-id",
     "retry-after",
