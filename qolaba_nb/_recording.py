@@ -33,7 +33,6 @@ _DROP_REQUEST_HEADERS = {"authorization", "cookie", "proxy-authorization", "host
 _KEEP_RESPONSE_HEADERS = {
     "content-type",
     "content-encoding",  # the body is stored as it came (gzip stays gzip), so this must stay
-
     "x-request-id",
     "request-id",
     "retry-after",
