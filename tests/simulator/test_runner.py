@@ -118,9 +118,14 @@ def test_import_is_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
-def test_command_line_serves_until_ctrl_c() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [["-m", "qolaba_nb.simulator"], ["-m", "qolaba_nb", "simulate"]],
+    ids=["python-m-simulator", "qolaba-nb-simulate"],
+)
+def test_command_line_serves_until_ctrl_c(command: list[str]) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "qolaba_nb.simulator", "--port", "0", "--speed", "0"],
+        [sys.executable, *command, "--port", "0", "--speed", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
