@@ -41,6 +41,7 @@ from ._models import (
     Model,
     Usage,
     build_chat_body,
+    content_text,
     parse_completion,
     parse_model,
     parse_models,
@@ -227,8 +228,6 @@ class _Call:
 
 
 def _prompt_text(messages: list[dict[str, Any]]) -> str:
-    from ._models import content_text
-
     return "\n\n".join(f"{m['role']}: {content_text(m.get('content'))}" for m in messages)
 
 
