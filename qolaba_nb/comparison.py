@@ -282,22 +282,18 @@ def compare(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(acompare(prompts, models, **kwargs))
-    client = kwargs.get("client")
-    if isinstance(client, AsyncClient):
-        kwargs["client"] = AsyncClient.twin(client)
-        kwargs["_close_twin"] = True
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qolaba-compare") as pool:
-        return pool.submit(asyncio.run, _acompare_owning(prompts, models, **kwargs)).result()
+        return pool.submit(asyncio.run, _acompare_on_own_loop(prompts, models, **kwargs)).result()
 
 
-async def _acompare_owning(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
-    close = kwargs.pop("_close_twin", False)
+async def _acompare_on_own_loop(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
+    """``acompare`` on a new loop: a given ``AsyncClient`` belongs to another loop, so a twin
+    with its settings does the work (and is closed here)."""
     client = kwargs.get("client")
-    try:
+    if not isinstance(client, AsyncClient):
         return await acompare(prompts, models, **kwargs)
-    finally:
-        if close and isinstance(client, AsyncClient):
-            await client.aclose()
+    async with AsyncClient.twin(client) as twin:
+        return await acompare(prompts, models, **{**kwargs, "client": twin})
 
 
 def estimate(

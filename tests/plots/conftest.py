@@ -16,22 +16,11 @@ import pandas as pd
 import pytest
 
 from qolaba_nb._record import CallRecord
+from qolaba_nb.comparison import COLUMNS
 from qolaba_nb.ledger import UsageLedger
 
-COMPARISON_COLUMNS = [
-    "prompt",
-    "model",
-    "text",
-    "credit",
-    "cost",
-    "latency_s",
-    "ttft_s",
-    "chars_per_s",
-    "finish_reason",
-    "status",
-    "error",
-    "run_id",
-]
+#: The comparison runner's own columns: these tests follow its schema, not a copy of it.
+COMPARISON_COLUMNS = COLUMNS
 
 
 @pytest.fixture(autouse=True)
@@ -55,6 +44,7 @@ def comparison_frame(models: list[str], per_model: int = 3, seed: int = 0) -> pd
                 {
                     "prompt": f"prompt {p}",
                     "model": m,
+                    "repeat": 0,
                     "text": "answer",
                     "credit": float(rng.uniform(0.1, 2)),
                     "cost": float(rng.uniform(0.001, 0.02)),
