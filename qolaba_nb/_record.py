@@ -14,6 +14,7 @@ from typing import Any, Literal, Protocol
 
 CallKind = Literal["chat", "stream"]
 CallStatus = Literal["ok", "api_error", "connection_error", "cancelled", "truncated"]
+CreditSource = Literal["reported", "estimated"]
 
 #: One id per process: every record made by this process carries it.
 SESSION_ID = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -42,6 +43,16 @@ class CallRecord:
     run_id: str | None = None
     prompt_text: str | None = None  # kept by the ledger only when it was made with store_text=True
     completion_text: str | None = None
+    credit_source: CreditSource | None = None  # None: nothing known (credit is None)
+    replayed: bool = False  # served by Client(replay=...): counts nowhere
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Credits a ledger has set aside for one call in flight."""
+
+    id: int | str
+    credits: float
 
 
 class LedgerLike(Protocol):

@@ -17,7 +17,7 @@ from .records import utc_iso
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FilterValue", "since_to_datetime", "spent_query", "where_clause"]
+__all__ = ["FilterValue", "since_to_datetime", "spent_query", "summary_queries", "where_clause"]
 
 FilterValue = str | Sequence[str] | None
 
@@ -61,10 +61,18 @@ def where_clause(
     tag: FilterValue,
     session: FilterValue,
     run_id: FilterValue,
+    *,
+    include_replayed: bool = True,
+    after_id: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The ``WHERE`` clause (or ``""``) and its arguments for the reading methods' filters."""
     clauses: list[str] = []
     args: list[Any] = []
+    if not include_replayed:
+        clauses.append("replayed = 0")
+    if after_id is not None:
+        clauses.append("id > ?")
+        args.append(int(after_id))
     if since is not None:
         clauses.append("ts >= ?")
         args.append(utc_iso(since_to_datetime(since)))
@@ -96,3 +104,23 @@ def spent_query(session: str | None, tag: str | None) -> tuple[str, list[Any]]:
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     # COALESCE(SUM()): 0.0 for no rows, where SUM() alone would give NULL.
     return f"SELECT COALESCE(SUM(credit), 0.0), COALESCE(SUM(cost), 0.0) FROM calls{where}", args
+
+
+def summary_queries(keys: Sequence[str], where: str) -> tuple[str, str]:
+    """The two statements of ``summary(by=keys)``: per-group sums, and the timing columns.
+
+    ``keys`` must be checked names of ``calls`` columns. The first statement gives, per group,
+    the keys then calls, errors, credit, reported credit, estimated credit, cost, mean latency,
+    mean TTFT; the second the keys, ``latency_s`` and ``ttft_s`` of each call with a timing.
+    """
+    k = ", ".join(keys)
+    sums = (
+        f"SELECT {k}, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END), SUM(credit),"
+        " SUM(CASE WHEN credit_source = 'reported' THEN credit END),"
+        " SUM(CASE WHEN credit_source = 'estimated' THEN credit END),"
+        f" SUM(cost), AVG(latency_s), AVG(ttft_s) FROM calls{where} GROUP BY {k}"
+    )
+    timed = "(latency_s IS NOT NULL OR ttft_s IS NOT NULL)"
+    cond = f"{where} AND {timed}" if where else f" WHERE {timed}"
+    timings = f"SELECT {k}, latency_s, ttft_s FROM calls{cond}"
+    return sums, timings

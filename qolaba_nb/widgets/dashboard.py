@@ -70,6 +70,10 @@ def render_png(df: pd.DataFrame, plot: str) -> bytes:
     return buffer.getvalue()
 
 
+def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
+    return {k: chosen[k] for k in ("session", "tag", "model") if k in chosen}
+
+
 class UsageDashboard(w.VBox):  # type: ignore[misc]
     """The ledger's summary table and one chart, filtered, refreshed as calls are recorded.
 
@@ -155,7 +159,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
             everything = self.ledger.to_dataframe()
             self._update_options(everything)
             filters = self.filters()
-            df = self.ledger.to_dataframe(**filters)
+            df = self.ledger.to_dataframe(**_as_filters(filters))
             self._draw(df, filters)
         except Exception as exc:  # a locked or closed ledger: say so, keep the last picture
             self._internal_error(exc)
@@ -215,7 +219,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
             f"{escape_html(scope)}: {calls} calls · {credit:g} credits · ${cost:.6f}</span></div>"
         )
         if calls:
-            summary = self.ledger.summary(by="model", **filters)
+            summary = self.ledger.summary(by="model", **_as_filters(filters))
             # to_html escapes cell text by default: model names and tags are data, not markup
             self.table.value = summary.to_html(
                 escape=True, float_format=lambda x: f"{x:.4g}", na_rep="–", border=0
