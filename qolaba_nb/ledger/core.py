@@ -28,17 +28,17 @@ from .budgets import (
     totals_deltas,
 )
 from .estimates import HISTORY_CALLS, fit_line, percentile
-from .frames import (
-    SUMMARY_KEYS,
-    SummaryKey,
-    collect_timings,
-    export_frame,
-    frame,
-    summary_frame,
-)
+from .frames import SUMMARY_KEYS, SummaryKey, SummaryState, export_frame, frame
 from .migrations import MIGRATIONS, apply_migrations
 from .paths import MEMORY, default_ledger_path, normalise_path
-from .queries import FilterValue, spent_query, summary_queries, where_clause
+from .queries import (
+    FilterValue,
+    and_where,
+    spent_query,
+    summary_queries,
+    summary_rows_query,
+    where_clause,
+)
 from .records import _INSERT_SQL, COLUMNS, encode_row
 
 if TYPE_CHECKING:
@@ -286,6 +286,22 @@ class UsageLedger:
             rows = self._connection().execute(self._dialect.sql(sql), args).fetchall()
         return frame(rows, cols)
 
+    def distinct_values(self, column: str) -> list[str]:
+        """The distinct non-null values of ``column`` (``"model"``, ``"session"`` or ``"tag"``).
+
+        Parameters
+        ----------
+        column
+            Which column: the filters a dashboard offers.
+        """
+        if column not in ("model", "session", "tag"):
+            raise ValueError(f"distinct_values takes 'model', 'session' or 'tag', not {column!r}")
+        return sorted(
+            str(r[0])
+            for r in self._read_all(f"SELECT DISTINCT {column} FROM calls WHERE replayed = 0")
+            if r[0] is not None
+        )
+
     def last_id(self) -> int:
         """The ``id`` of the most recent call (0 for an empty ledger): cheap change detection."""
         row = self._read_one("SELECT MAX(id) FROM calls")
@@ -336,18 +352,60 @@ class UsageLedger:
             raise ValueError(
                 f"summary(by=...) takes one or more of {sorted(SUMMARY_KEYS)}, not {bad or by!r}"
             )
-        where, args = where_clause(
-            since, model, tag, session, run_id, include_replayed=include_replayed
+        state, _ = self._summary_state(
+            keys,
+            where_clause(since, model, tag, session, run_id, include_replayed=include_replayed),
         )
-        sums_sql, timing_sql = summary_queries(keys, where)
+        return state.frame()
+
+    def _summary_state(
+        self, keys: list[str], filtered: tuple[str, list[Any]], after_id: int = 0
+    ) -> tuple[SummaryState, int]:
+        """A :class:`SummaryState` of the calls after ``after_id`` matching ``filtered``, and
+        the last id it covers (rows recorded meanwhile are left for the next update)."""
+        where, args = filtered
         d = self._dialect
+        state = SummaryState(keys)
         self._after_fork_lock()
         with self._lock:
             conn = self._connection()
-            sums = conn.execute(d.sql(sums_sql), args).fetchall()
-            cursor = conn.execute(d.sql(timing_sql), args)
-            timings = collect_timings(cursor, len(keys))
-        return summary_frame(keys, sums, timings)
+            (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()
+            where = and_where(where, "id > ? AND id <= ?")
+            args = [*args, after_id, last]
+            sums_sql, timing_sql = summary_queries(keys, where)
+            state.add_sums(conn.execute(d.sql(sums_sql), args).fetchall())
+            state.add_timings(conn.execute(d.sql(timing_sql), args))
+        return state, int(last)
+
+    def live_summary(
+        self,
+        by: SummaryKey | Sequence[SummaryKey] = "model",
+        *,
+        model: FilterValue = None,
+        tag: FilterValue = None,
+        session: FilterValue = None,
+    ) -> LiveSummary:
+        """A summary that keeps itself up to date by reading only the calls recorded since.
+
+        Parameters
+        ----------
+        by
+            The grouping, as in :meth:`summary`.
+        model, tag, session
+            The filters, as in :meth:`summary`. Replayed calls are left out.
+
+        Returns
+        -------
+        LiveSummary
+            Call ``.update()`` to take in new calls and ``.frame()`` for the table.
+        """
+        keys: list[str] = [by] if isinstance(by, str) else list(by)
+        bad = [k for k in keys if k not in SUMMARY_KEYS]
+        if not keys or bad:
+            raise ValueError(
+                f"summary(by=...) takes one or more of {sorted(SUMMARY_KEYS)}, not {bad or by!r}"
+            )
+        return LiveSummary(self, keys, model=model, tag=tag, session=session)
 
     def to_csv(self, path: str | os.PathLike[str], **filters: Any) -> None:
         """Write :meth:`to_dataframe` (with the same filters) to a CSV file.
@@ -688,3 +746,39 @@ class UsageLedger:
         """
         pts = [(float(n), c) for c, n in self._history(model, include_replayed) if n is not None]
         return fit_line([x for x, _ in pts], [y for _, y in pts])
+
+
+class LiveSummary:
+    """``summary()`` of a ledger, kept up to date from the calls recorded after it was made.
+
+    Made by :meth:`UsageLedger.live_summary`. The first look aggregates in the database;
+    each :meth:`update` reads only the rows after :attr:`last_id`.
+    """
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        keys: list[str],
+        *,
+        model: FilterValue = None,
+        tag: FilterValue = None,
+        session: FilterValue = None,
+    ) -> None:
+        self.ledger = ledger
+        self._filtered = where_clause(None, model, tag, session, None, include_replayed=False)
+        self.state, self.last_id = ledger._summary_state(keys, self._filtered)
+
+    def update(self) -> int:
+        """Take in the calls recorded since the last look; return how many there were."""
+        led = self.ledger
+        where, args = self._filtered
+        sql = summary_rows_query(self.state.keys, and_where(where, "id > ?"))
+        rows = led._read_all(sql, [*args, self.last_id])
+        if rows:
+            self.state.add_rows([r[:-1] for r in rows])
+            self.last_id = int(rows[-1][-1])
+        return len(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The summary table, as :meth:`UsageLedger.summary` gives it."""
+        return self.state.frame()

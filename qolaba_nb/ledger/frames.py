@@ -16,10 +16,9 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "SUMMARY_KEYS",
     "SummaryKey",
-    "collect_timings",
+    "SummaryState",
     "export_frame",
     "frame",
-    "summary_frame",
 ]
 
 # DataFrame dtypes by column group (see UsageLedger.to_dataframe).
@@ -105,65 +104,122 @@ def frame(rows: Sequence[tuple[Any, ...]], columns: Sequence[str] = COLUMNS) -> 
     return pd.DataFrame({c: data[c] for c in columns})
 
 
-Timings = dict[tuple[Any, ...], tuple["array[float]", "array[float]"]]
+class SummaryState:
+    """The running numbers behind ``summary()``: per-group sums plus each group's timings.
 
+    Filled once from the database (:meth:`add_sums`, :meth:`add_timings`: a ``GROUP BY`` and
+    one pass over two float columns), then kept up to date from new rows (:meth:`add_rows`),
+    so a dashboard never aggregates the whole ledger twice. Memory: a few numbers per group
+    and 16 bytes per timed call, never a Python object per row.
 
-def collect_timings(cursor: Any, nkeys: int, chunk: int = 8192) -> Timings:
-    """Read ``(keys..., latency_s, ttft_s)`` rows into two float arrays per group.
-
-    16 bytes per timed call at most, never a Python object per row kept: the memory of a
-    summary of a million calls stays in the tens of megabytes.
+    Parameters
+    ----------
+    keys
+        The grouping columns, as in ``summary(by=...)``.
     """
-    out: Timings = {}
-    while True:
-        rows = cursor.fetchmany(chunk)
-        if not rows:
-            return out
+
+    # Per group: calls, errors, credit, reported, estimated, cost (None until one is known),
+    # then sum and count of latency_s and of ttft_s.
+    def __init__(self, keys: Sequence[str]) -> None:
+        self.keys = list(keys)
+        self.groups: dict[tuple[Any, ...], list[Any]] = {}
+        self.timings: dict[tuple[Any, ...], tuple[array[float], array[float]]] = {}
+
+    def add_sums(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Add the rows of :func:`~.queries.summary_queries`' ``GROUP BY`` statement."""
+        nk = len(self.keys)
         for row in rows:
-            key = row[:nkeys]
-            bucket = out.get(key)
+            key = tuple(row[:nk])
+            g = self.groups.get(key)
+            if g is None:
+                self.groups[key] = list(row[nk:])
+                continue
+            for i, v in enumerate(row[nk:]):
+                if v is not None:
+                    g[i] = v if g[i] is None else g[i] + v
+
+    def add_timings(self, cursor: Any, chunk: int = 8192) -> None:
+        """Read ``(keys..., latency_s, ttft_s)`` rows from ``cursor``, ``chunk`` at a time."""
+        nk = len(self.keys)
+        timings = self.timings
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if not rows:
+                return
+            for row in rows:
+                key = tuple(row[:nk])
+                bucket = timings.get(key)
+                if bucket is None:
+                    bucket = timings[key] = (array("d"), array("d"))
+                lat, ttft = row[nk], row[nk + 1]
+                if lat is not None:
+                    bucket[0].append(lat)
+                if ttft is not None:
+                    bucket[1].append(ttft)
+
+    def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Add calls given as ``(keys..., status, credit, credit_source, cost, latency_s,
+        ttft_s)`` (the rows of :func:`~.queries.summary_rows_query`)."""
+        nk = len(self.keys)
+        for row in rows:
+            key = tuple(row[:nk])
+            status, credit, source, cost, lat, ttft = row[nk:]
+            self.add_sums(
+                [
+                    (
+                        *key,
+                        1,
+                        0 if status == "ok" else 1,
+                        credit,
+                        credit if source == "reported" else None,
+                        credit if source == "estimated" else None,
+                        cost,
+                        lat,
+                        0 if lat is None else 1,
+                        ttft,
+                        0 if ttft is None else 1,
+                    )
+                ]
+            )
+            bucket = self.timings.get(key)
             if bucket is None:
-                bucket = out[key] = (array("d"), array("d"))
-            lat, ttft = row[nkeys], row[nkeys + 1]
+                bucket = self.timings[key] = (array("d"), array("d"))
             if lat is not None:
                 bucket[0].append(lat)
             if ttft is not None:
                 bucket[1].append(ttft)
 
+    def frame(self) -> pd.DataFrame:
+        """The summary as ``summary()`` returns it."""
+        import numpy as np
+        import pandas as pd
 
-def summary_frame(
-    keys: Sequence[str], sums: Sequence[tuple[Any, ...]], timings: Timings
-) -> pd.DataFrame:
-    """The frame of ``summary()`` from its ``GROUP BY`` rows and its per-group timings."""
-    import numpy as np
-    import pandas as pd
+        nan = float("nan")
 
-    nk = len(keys)
-    nan = float("nan")
+        def pcts(values: array[float]) -> tuple[float, float]:
+            if not values:
+                return (nan, nan)
+            p50, p95 = np.percentile(np.frombuffer(values, dtype=np.float64), [50, 95])
+            return float(p50), float(p95)
 
-    def pcts(values: array[float]) -> tuple[float, float]:
-        if not values:
-            return (nan, nan)
-        p50, p95 = np.percentile(np.frombuffer(values, dtype=np.float64), [50, 95])
-        return float(p50), float(p95)
+        def mean(total: Any, n: Any) -> float:
+            return float(total) / n if n else nan
 
-    records = []
-    for row in sums:
-        key = tuple(row[:nk])
-        calls, errors, credit, reported, estimated, cost, lat_mean, ttft_mean = row[nk:]
-        lat, ttft = timings.get(key, (array("d"), array("d")))
-        lat50, lat95 = pcts(lat)
-        ttft50, ttft95 = pcts(ttft)
-        sums_part = (calls, errors, credit, reported, estimated, cost)
-        timing_part = (lat_mean, lat50, lat95, ttft_mean, ttft50, ttft95)
-        records.append((*key, *sums_part, *timing_part))
-    df = pd.DataFrame.from_records(records, columns=[*keys, *SUMMARY_COLUMNS])
-    df = df.astype({"calls": "int64", "errors": "int64"})
-    df = df.astype({c: "float64" for c in SUMMARY_COLUMNS[2:]})
-    for k in keys:
-        df[k] = df[k].astype(object).where(df[k].notna(), np.nan)
-    df = df.set_index(list(keys)).sort_index(na_position="last")
-    return df
+        empty: tuple[array[float], array[float]] = (array("d"), array("d"))
+        records = []
+        for key, g in self.groups.items():
+            calls, errors, credit, reported, estimated, cost, lat_s, lat_n, ttft_s, ttft_n = g
+            lat, ttft = self.timings.get(key, empty)
+            sums = (calls, errors, credit, reported, estimated, cost)
+            timing = (mean(lat_s, lat_n), *pcts(lat), mean(ttft_s, ttft_n), *pcts(ttft))
+            records.append((*key, *sums, *timing))
+        keys = self.keys
+        df = pd.DataFrame.from_records(records, columns=[*keys, *SUMMARY_COLUMNS])
+        df = df.astype({"calls": "int64", "errors": "int64"})
+        df = df.astype({c: "float64" for c in SUMMARY_COLUMNS[2:]})
+        for k in keys:
+            df[k] = df[k].astype(object).where(df[k].notna(), np.nan)
+        return df.set_index(keys).sort_index(na_position="last")
 
 
 def export_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -15,7 +15,15 @@ from typing import Any, Final
 
 from .backends import SQLITE, Dialect
 
-__all__ = ["MIGRATIONS", "Migration", "Schema", "apply_migrations", "m001_initial", "m002_money"]
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "Schema",
+    "apply_migrations",
+    "fill_totals",
+    "m001_initial",
+    "m002_money",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +83,32 @@ def m001_initial(db: Schema) -> None:
     db.execute("CREATE INDEX ix_calls_run_id ON calls (run_id)")
 
 
+def fill_totals(db: Schema) -> None:
+    """Add every non-replayed call's credit and cost to the (empty) ``totals`` table.
+
+    Used by ``m002_money`` on an existing ledger, and by anything that bulk-loads ``calls``.
+    """
+    scopes = (
+        ("'*'", "'*'", ""),
+        ("'=' || session", "'*'", ""),
+        ("'*'", "'=' || tag", " AND tag IS NOT NULL"),
+        ("'=' || session", "'=' || tag", " AND tag IS NOT NULL"),
+    )
+    for ss, st, extra in scopes:
+        db.execute(
+            f"""
+            INSERT INTO totals (scope_session, scope_tag, credit, estimated_credit, cost,
+                                max_credit)
+            SELECT {ss}, {st}, COALESCE(SUM(credit), 0),
+                   COALESCE(SUM(CASE WHEN credit_source = 'estimated' THEN credit END), 0),
+                   COALESCE(SUM(cost), 0),
+                   MAX(CASE WHEN credit_source = 'reported' THEN credit END)
+            FROM calls WHERE (credit IS NOT NULL OR cost IS NOT NULL) AND replayed = 0{extra}
+            GROUP BY {ss}, {st}
+            """
+        )
+
+
 def m002_money(db: Schema) -> None:
     """Where each credit came from, replayed calls, running totals and holds.
 
@@ -107,23 +141,7 @@ def m002_money(db: Schema) -> None:
         )
         """
     )
-    scopes = (
-        ("'*'", "'*'", ""),
-        ("'=' || session", "'*'", ""),
-        ("'*'", "'=' || tag", " AND tag IS NOT NULL"),
-        ("'=' || session", "'=' || tag", " AND tag IS NOT NULL"),
-    )
-    for ss, st, extra in scopes:
-        db.execute(
-            f"""
-            INSERT INTO totals (scope_session, scope_tag, credit, estimated_credit, cost,
-                                max_credit)
-            SELECT {ss}, {st}, COALESCE(SUM(credit), 0), 0, COALESCE(SUM(cost), 0),
-                   MAX(credit)
-            FROM calls WHERE (credit IS NOT NULL OR cost IS NOT NULL){extra}
-            GROUP BY {ss}, {st}
-            """
-        )
+    fill_totals(db)
     db.execute(
         f"""
         CREATE TABLE holds (

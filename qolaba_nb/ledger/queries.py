@@ -17,7 +17,15 @@ from .records import utc_iso
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FilterValue", "since_to_datetime", "spent_query", "summary_queries", "where_clause"]
+__all__ = [
+    "FilterValue",
+    "and_where",
+    "since_to_datetime",
+    "spent_query",
+    "summary_queries",
+    "summary_rows_query",
+    "where_clause",
+]
 
 FilterValue = str | Sequence[str] | None
 
@@ -110,17 +118,34 @@ def summary_queries(keys: Sequence[str], where: str) -> tuple[str, str]:
     """The two statements of ``summary(by=keys)``: per-group sums, and the timing columns.
 
     ``keys`` must be checked names of ``calls`` columns. The first statement gives, per group,
-    the keys then calls, errors, credit, reported credit, estimated credit, cost, mean latency,
-    mean TTFT; the second the keys, ``latency_s`` and ``ttft_s`` of each call with a timing.
+    the keys then calls, errors, credit, reported credit, estimated credit, cost, and sum and
+    count of ``latency_s`` and of ``ttft_s``; the second the keys, ``latency_s`` and ``ttft_s``
+    of each call with a timing.
     """
     k = ", ".join(keys)
     sums = (
         f"SELECT {k}, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END), SUM(credit),"
         " SUM(CASE WHEN credit_source = 'reported' THEN credit END),"
-        " SUM(CASE WHEN credit_source = 'estimated' THEN credit END),"
-        f" SUM(cost), AVG(latency_s), AVG(ttft_s) FROM calls{where} GROUP BY {k}"
+        " SUM(CASE WHEN credit_source = 'estimated' THEN credit END), SUM(cost),"
+        " SUM(latency_s), COUNT(latency_s), SUM(ttft_s), COUNT(ttft_s)"
+        f" FROM calls{where} GROUP BY {k}"
     )
-    timed = "(latency_s IS NOT NULL OR ttft_s IS NOT NULL)"
-    cond = f"{where} AND {timed}" if where else f" WHERE {timed}"
-    timings = f"SELECT {k}, latency_s, ttft_s FROM calls{cond}"
+    timings = f"SELECT {k}, latency_s, ttft_s FROM calls{and_where(where, _TIMED)}"
     return sums, timings
+
+
+_TIMED = "(latency_s IS NOT NULL OR ttft_s IS NOT NULL)"
+
+
+def and_where(where: str, condition: str) -> str:
+    """``where`` (a clause from :func:`where_clause`, maybe empty) with ``condition`` added."""
+    return f"{where} AND {condition}" if where else f" WHERE {condition}"
+
+
+def summary_rows_query(keys: Sequence[str], where: str) -> str:
+    """New calls for :meth:`~.frames.SummaryState.add_rows`, each row ending with its id."""
+    k = ", ".join(keys)
+    return (
+        f"SELECT {k}, status, credit, credit_source, cost, latency_s, ttft_s, id"
+        f" FROM calls{where} ORDER BY id"
+    )
