@@ -35,7 +35,7 @@ from .queries import (
     FilterValue,
     and_where,
     spent_query,
-    summary_queries,
+    summary_query,
     summary_rows_query,
     where_clause,
 )
@@ -371,10 +371,8 @@ class UsageLedger:
             conn = self._connection()
             (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()
             where = and_where(where, "id > ? AND id <= ?")
-            args = [*args, after_id, last]
-            sums_sql, timing_sql = summary_queries(keys, where)
-            state.add_sums(conn.execute(d.sql(sums_sql), args).fetchall())
-            state.add_timings(conn.execute(d.sql(timing_sql), args))
+            sql = summary_query(keys, where, d)
+            state.add_sums(conn.execute(d.sql(sql), [*args, after_id, last]).fetchall())
         return state, int(last)
 
     def live_summary(

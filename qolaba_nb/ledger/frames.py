@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from array import array
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from .records import _PARAMS_ENCODER, COLUMNS
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -107,10 +107,10 @@ def frame(rows: Sequence[tuple[Any, ...]], columns: Sequence[str] = COLUMNS) -> 
 class SummaryState:
     """The running numbers behind ``summary()``: per-group sums plus each group's timings.
 
-    Filled once from the database (:meth:`add_sums`, :meth:`add_timings`: a ``GROUP BY`` and
-    one pass over two float columns), then kept up to date from new rows (:meth:`add_rows`),
-    so a dashboard never aggregates the whole ledger twice. Memory: a few numbers per group
-    and 16 bytes per timed call, never a Python object per row.
+    Filled once from the database (:meth:`add_sums`: one ``GROUP BY`` that also joins each
+    group's timings into text), then kept up to date from new rows (:meth:`add_rows`), so a
+    dashboard never aggregates the whole ledger twice. Memory: a few numbers per group and
+    16 bytes per timed call, never a Python object per row.
 
     Parameters
     ----------
@@ -123,71 +123,59 @@ class SummaryState:
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = list(keys)
         self.groups: dict[tuple[Any, ...], list[Any]] = {}
-        self.timings: dict[tuple[Any, ...], tuple[array[float], array[float]]] = {}
+        # Per group: the known latencies and TTFTs, as chunks (joined when a frame is made).
+        self.timings: dict[tuple[Any, ...], tuple[list[np.ndarray], list[np.ndarray]]] = {}
 
     def add_sums(self, rows: Sequence[Sequence[Any]]) -> None:
-        """Add the rows of :func:`~.queries.summary_queries`' ``GROUP BY`` statement."""
+        """Add the rows of :func:`~.queries.summary_query` (timings as comma-separated text)."""
+        import numpy as np
+
         nk = len(self.keys)
         for row in rows:
             key = tuple(row[:nk])
-            g = self.groups.get(key)
-            if g is None:
-                self.groups[key] = list(row[nk:])
-                continue
-            for i, v in enumerate(row[nk:]):
-                if v is not None:
-                    g[i] = v if g[i] is None else g[i] + v
+            *sums, lat_text, ttft_text = row[nk:]
+            self._add(key, sums)
+            lats, ttfts = self.timings.setdefault(key, ([], []))
+            for text, store in ((lat_text, lats), (ttft_text, ttfts)):
+                if text:
+                    store.append(np.fromstring(text, dtype=np.float64, sep=","))
 
-    def add_timings(self, cursor: Any, chunk: int = 8192) -> None:
-        """Read ``(keys..., latency_s, ttft_s)`` rows from ``cursor``, ``chunk`` at a time."""
-        nk = len(self.keys)
-        timings = self.timings
-        while True:
-            rows = cursor.fetchmany(chunk)
-            if not rows:
-                return
-            for row in rows:
-                key = tuple(row[:nk])
-                bucket = timings.get(key)
-                if bucket is None:
-                    bucket = timings[key] = (array("d"), array("d"))
-                lat, ttft = row[nk], row[nk + 1]
-                if lat is not None:
-                    bucket[0].append(lat)
-                if ttft is not None:
-                    bucket[1].append(ttft)
+    def _add(self, key: tuple[Any, ...], sums: Sequence[Any]) -> None:
+        g = self.groups.get(key)
+        if g is None:
+            self.groups[key] = list(sums)
+            return
+        for i, v in enumerate(sums):
+            if v is not None:
+                g[i] = v if g[i] is None else g[i] + v
 
     def add_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Add calls given as ``(keys..., status, credit, credit_source, cost, latency_s,
-        ttft_s)`` (the rows of :func:`~.queries.summary_rows_query`)."""
+        ttft_s)`` (the rows of :func:`~.queries.summary_rows_query`, without the id)."""
+        import numpy as np
+
         nk = len(self.keys)
         for row in rows:
             key = tuple(row[:nk])
             status, credit, source, cost, lat, ttft = row[nk:]
-            self.add_sums(
-                [
-                    (
-                        *key,
-                        1,
-                        0 if status == "ok" else 1,
-                        credit,
-                        credit if source == "reported" else None,
-                        credit if source == "estimated" else None,
-                        cost,
-                        lat,
-                        0 if lat is None else 1,
-                        ttft,
-                        0 if ttft is None else 1,
-                    )
-                ]
+            sums = (
+                1,
+                0 if status == "ok" else 1,
+                credit,
+                credit if source == "reported" else None,
+                credit if source == "estimated" else None,
+                cost,
+                lat,
+                0 if lat is None else 1,
+                ttft,
+                0 if ttft is None else 1,
             )
-            bucket = self.timings.get(key)
-            if bucket is None:
-                bucket = self.timings[key] = (array("d"), array("d"))
+            self._add(key, sums)
+            lats, ttfts = self.timings.setdefault(key, ([], []))
             if lat is not None:
-                bucket[0].append(lat)
+                lats.append(np.array([lat], dtype=np.float64))
             if ttft is not None:
-                bucket[1].append(ttft)
+                ttfts.append(np.array([ttft], dtype=np.float64))
 
     def frame(self) -> pd.DataFrame:
         """The summary as ``summary()`` returns it."""
@@ -196,16 +184,18 @@ class SummaryState:
 
         nan = float("nan")
 
-        def pcts(values: array[float]) -> tuple[float, float]:
-            if not values:
+        def pcts(chunks: list[np.ndarray]) -> tuple[float, float]:
+            if not chunks:
                 return (nan, nan)
-            p50, p95 = np.percentile(np.frombuffer(values, dtype=np.float64), [50, 95])
+            if len(chunks) > 1:  # join once: later frames reuse the joined array
+                chunks[:] = [np.concatenate(chunks)]
+            p50, p95 = np.percentile(chunks[0], [50, 95])
             return float(p50), float(p95)
 
         def mean(total: Any, n: Any) -> float:
             return float(total) / n if n else nan
 
-        empty: tuple[array[float], array[float]] = (array("d"), array("d"))
+        empty: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         records = []
         for key, g in self.groups.items():
             calls, errors, credit, reported, estimated, cost, lat_s, lat_n, ttft_s, ttft_n = g

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._record import SESSION_ID
+from .backends import Dialect
 from .records import utc_iso
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ __all__ = [
     "and_where",
     "since_to_datetime",
     "spent_query",
-    "summary_queries",
+    "summary_query",
     "summary_rows_query",
     "where_clause",
 ]
@@ -114,27 +115,23 @@ def spent_query(session: str | None, tag: str | None) -> tuple[str, list[Any]]:
     return f"SELECT COALESCE(SUM(credit), 0.0), COALESCE(SUM(cost), 0.0) FROM calls{where}", args
 
 
-def summary_queries(keys: Sequence[str], where: str) -> tuple[str, str]:
-    """The two statements of ``summary(by=keys)``: per-group sums, and the timing columns.
+def summary_query(keys: Sequence[str], where: str, dialect: Dialect) -> str:
+    """The statement of ``summary(by=keys)``: one ``GROUP BY`` pass over the calls.
 
-    ``keys`` must be checked names of ``calls`` columns. The first statement gives, per group,
-    the keys then calls, errors, credit, reported credit, estimated credit, cost, and sum and
-    count of ``latency_s`` and of ``ttft_s``; the second the keys, ``latency_s`` and ``ttft_s``
-    of each call with a timing.
+    ``keys`` must be checked names of ``calls`` columns. It gives, per group, the keys, then
+    calls, errors, credit, reported credit, estimated credit, cost, sum and count of
+    ``latency_s`` and of ``ttft_s``, and the latencies and TTFTs as comma-separated text
+    (:attr:`~.backends.Dialect.float_list`) for the percentiles.
     """
     k = ", ".join(keys)
-    sums = (
+    return (
         f"SELECT {k}, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END), SUM(credit),"
         " SUM(CASE WHEN credit_source = 'reported' THEN credit END),"
         " SUM(CASE WHEN credit_source = 'estimated' THEN credit END), SUM(cost),"
-        " SUM(latency_s), COUNT(latency_s), SUM(ttft_s), COUNT(ttft_s)"
+        " SUM(latency_s), COUNT(latency_s), SUM(ttft_s), COUNT(ttft_s),"
+        f" {dialect.float_list.format('latency_s')}, {dialect.float_list.format('ttft_s')}"
         f" FROM calls{where} GROUP BY {k}"
     )
-    timings = f"SELECT {k}, latency_s, ttft_s FROM calls{and_where(where, _TIMED)}"
-    return sums, timings
-
-
-_TIMED = "(latency_s IS NOT NULL OR ttft_s IS NOT NULL)"
 
 
 def and_where(where: str, condition: str) -> str:
