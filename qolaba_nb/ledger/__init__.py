@@ -22,6 +22,8 @@ The package's parts
 ``queries``     filters as SQL and the statements the reading methods run.
 ``budgets``     which budgets cover a call, and the error that refuses one.
 ``frames``      rows as pandas DataFrames, summaries (pandas is imported only here, lazily).
+``spool``       rows that could not be written yet (a locked database), written later.
+``errors``      :class:`LedgerError`: a database that cannot be used, with the fix.
 ``core``        :class:`UsageLedger`, which wires them together.
 
 Adding a database engine
@@ -54,6 +56,7 @@ from typing import Any
 from . import migrations as _migrations
 from .backends import BUSY_TIMEOUT_MS
 from .core import UsageLedger
+from .errors import LedgerError
 from .migrations import MIGRATIONS, m001_initial
 from .paths import MEMORY, default_ledger_path
 from .paths import _data_dir as _data_dir  # tests use it
@@ -65,6 +68,7 @@ __all__ = [
     "COLUMNS",
     "MEMORY",
     "MIGRATIONS",
+    "LedgerError",
     "UsageLedger",
     "default_ledger",
     "default_ledger_path",

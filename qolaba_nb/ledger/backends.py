@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .errors import LedgerError
 from .paths import MEMORY
 
 __all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
@@ -118,6 +119,14 @@ class Backend(Protocol):
         """Whether ``exc`` says that a table does not exist."""
         ...
 
+    def is_busy(self, exc: Exception) -> bool:
+        """Whether ``exc`` says another connection held a lock longer than we waited."""
+        ...
+
+    def set_wait(self, conn: Any, seconds: float) -> None:
+        """Make ``conn`` wait at most ``seconds`` for another connection's lock."""
+        ...
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -152,25 +161,85 @@ class SQLiteBackend:
         self.busy_timeout_ms = busy_timeout_ms
 
     def connect(self) -> sqlite3.Connection:
-        """Open the file (creating its directory), in autocommit mode, WAL for a file."""
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; a lone INSERT is its own committed transaction and
-        # bigger writes use write() above.
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=False,  # shared by one ledger's threads, behind its lock
-        )
-        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        if self.path != MEMORY:
-            _set_wal(conn, self.busy_timeout_ms)
-            conn.execute("PRAGMA synchronous = NORMAL")
+        """Open the file (creating its directory), in autocommit mode, WAL for a file.
+
+        Raises
+        ------
+        LedgerError
+            The file cannot be opened or created, is not an SQLite database, or is another
+            application's database (then nothing in it was changed).
+        """
+        try:
+            if self.path != MEMORY:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; a lone statement is its own transaction and
+            # bigger writes use write() above.
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # shared by one ledger's threads, behind its lock
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise _unopenable(self.path, e) from e
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if self.path != MEMORY:
+                # Before changing anything (WAL switch, tables): is this a ledger at all?
+                _check_is_ledger(conn, self.path)
+                _set_wal(conn, self.busy_timeout_ms)
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise _unopenable(self.path, e) from e
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
+
+    def is_busy(self, exc: Exception) -> bool:
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+    def set_wait(self, conn: Any, seconds: float) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
+
+
+#: Tables that make a database a ledger: every ledger has had both since m001.
+LEDGER_TABLES: Final = frozenset({"_migrations", "calls"})
+
+
+def _check_is_ledger(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a database with tables that is not a ledger (an empty one is fine)."""
+    tables = {
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        if not r[0].startswith("sqlite_")
+    }
+    if tables and not tables >= LEDGER_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise LedgerError(
+            f"{path} is an SQLite database but not a qolaba_nb ledger (its tables: {shown}). "
+            "Nothing in it was changed. Point the ledger elsewhere: "
+            "UsageLedger('another.sqlite'), or set QOLABA_NB_LEDGER.",
+            path=path,
+        )
+
+
+def _unopenable(path: str, exc: BaseException) -> LedgerError:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
+        fix = "it is not an SQLite file: move it away, or point the ledger elsewhere"
+    else:
+        fix = "check that its directory exists and is writable, or point the ledger elsewhere"
+    return LedgerError(
+        f"cannot open the usage ledger {path}: {reason}. Fix: {fix} "
+        "(UsageLedger(path), QOLABA_NB_LEDGER=path, or Client(ledger=False) to record nothing).",
+        path=path,
+    )
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
