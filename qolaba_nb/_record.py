@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
+from ._exceptions import APIConnectionError, IncompleteStreamError, QolabaError
+
 CallKind = Literal["chat", "stream"]
 CallStatus = Literal["ok", "api_error", "connection_error", "cancelled", "truncated"]
 #: Where a record's credit comes from: the server's usage, or the client's estimate for a reply
@@ -20,6 +22,23 @@ CreditSource = Literal["reported", "estimated"]
 
 #: One id per process: every record made by this process carries it.
 SESSION_ID = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def status_of(err: QolabaError) -> CallStatus:
+    """The ledger status of a call that failed with ``err`` (the one mapping of errors to
+    statuses: the client's records and ``compare()``'s rows both use it).
+
+    Returns
+    -------
+    {"truncated", "connection_error", "api_error"}
+        ``IncompleteStreamError``: the reply was cut; ``APIConnectionError`` (and timeouts):
+        the server could not be reached or stopped answering; anything else: ``api_error``.
+    """
+    if isinstance(err, IncompleteStreamError):
+        return "truncated"
+    if isinstance(err, APIConnectionError):
+        return "connection_error"
+    return "api_error"
 
 
 @dataclass(slots=True)
