@@ -5,9 +5,10 @@ plain code, and also works inside a running loop (a notebook) by running on a wo
 a loop of its own. A failed cell becomes a row with its error: one bad model never throws away
 the other results.
 
-Rate limits: at most ``concurrency`` requests are in flight. A 429 halves that limit and the cell
-waits the server's ``Retry-After`` before trying again; every run of successes as long as the
-limit grows it back by one, up to ``concurrency``.
+Rate limits: at most ``concurrency`` requests are in flight. The client's one retry policy retries
+a 429 (honouring ``Retry-After`` up to its cap); a 429 that still reaches a cell halves the limit
+and the cell becomes an error row. Every run of successes as long as the limit grows it back by
+one, up to ``concurrency``.
 """
 
 from __future__ import annotations
@@ -138,43 +139,31 @@ async def _run_cell(
     params: dict[str, Any],
     tag: str | None,
     notify: Callable[[CompareCell], None],
-    rate_limit_retries: int,
 ) -> None:
-    waits = 0
-    while True:
-        retry_in: float | None = None
-        async with limit:
-            try:
-                stream = await client.stream(
-                    cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
-                )
-                async with stream:
-                    cell.status = "streaming"
-                    async for chunk in stream:
-                        if chunk.delta:
-                            cell.delta, cell.text = chunk.delta, stream.text
-                            notify(cell)
-                    reply = await stream.completion()
-            except RateLimitError as err:
+    async with limit:
+        try:
+            stream = await client.stream(
+                cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
+            )
+            async with stream:
+                cell.status = "streaming"
+                async for chunk in stream:
+                    if chunk.delta:
+                        cell.delta, cell.text = chunk.delta, stream.text
+                        notify(cell)
+                reply = await stream.completion()
+        except QolabaError as err:
+            if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
-                waits += 1
-                if waits > rate_limit_retries:
-                    cell.status, cell.error = "api_error", f"{type(err).__name__}: {err}"
-                else:
-                    retry_in = err.retry_after if err.retry_after is not None else 2.0**waits
-            except QolabaError as err:
-                cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
-                cell.text = getattr(err, "partial_text", None) or ""
-            else:
-                limit.succeeded()
-                cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
-                cell.credit, cell.cost = reply.credit, reply.cost
-                cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
-                if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
-                    cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
-        if retry_in is None:
-            break
-        await asyncio.sleep(retry_in)  # outside the limit: waiting holds no slot
+            cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
+            cell.text = getattr(err, "partial_text", None) or ""
+        else:
+            limit.succeeded()
+            cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
+            cell.credit, cell.cost = reply.credit, reply.cost
+            cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
+            if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
+                cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
     cell.delta, cell.done = "", True
     notify(cell)
 
@@ -190,7 +179,6 @@ async def acompare(
     run_id: str | None = None,
     progress: bool = True,
     on_update: Callable[[CompareCell], None] | None = None,
-    rate_limit_retries: int = 3,
     **params: Any,
 ) -> pd.DataFrame:
     """Run every prompt on every model (``repeats`` times each), streamed, concurrently.
@@ -232,9 +220,7 @@ async def acompare(
 
     limit = AdaptiveLimit(concurrency)
     try:
-        await asyncio.gather(
-            *(_run_cell(aclient, c, limit, params, tag, notify, rate_limit_retries) for c in cells)
-        )
+        await asyncio.gather(*(_run_cell(aclient, c, limit, params, tag, notify) for c in cells))
     finally:
         if bar is not None:
             bar.close()

@@ -76,7 +76,7 @@ async def test_a_failing_model_is_a_row_with_its_error_and_the_others_come_back(
 ) -> None:
     models = [*MODELS, "sim/upstream-error", "sim/rate-limited", "sim/cut-stream"]
     c = client(sim, ledger, max_retries=0)
-    df = await acompare(["Hello"], models, client=c, progress=False, rate_limit_retries=1)
+    df = await acompare(["Hello"], models, client=c, progress=False)
     by_model = df.set_index("model")
     assert by_model.loc[MODELS, "status"].eq("ok").all()
     assert by_model.loc["sim/upstream-error", "status"] == "api_error"
@@ -191,10 +191,10 @@ def test_adaptive_limit_halves_on_rate_limits_and_grows_back() -> None:
     assert limit.limit == 8
 
 
-async def test_rate_limits_shrink_concurrency_and_honour_retry_after(ledger: UsageLedger) -> None:
-    # a tight per-key limit: 4 requests per second
+async def test_rate_limited_cells_come_back_through_the_client_retries(ledger: UsageLedger) -> None:
+    # a tight per-key limit: 4 requests per second; the client's retry policy waits it out
     with Simulator(speed=0, rate_limit=4, rate_window_s=1.0) as tight:
-        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger, max_retries=0)
+        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger)
         _open.append(c)
         t0 = time.perf_counter()
         df = await acompare(
