@@ -35,7 +35,7 @@ from typing import Any, Literal
 import anywidget
 import traitlets
 
-from .._markdown import render_markdown
+from .._markdown import highlight_css, render_markdown
 from .._render import escape_html
 from ._schedule import home
 
@@ -140,7 +140,7 @@ class Transcript(anywidget.AnyWidget):
     """
 
     _esm = static_text("transcript.js")
-    _css = static_text("transcript.css")
+    _css = static_text("transcript.css") + highlight_css()
 
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
 
