@@ -245,3 +245,48 @@ def test_demo_streams_a_reply_from_the_simulator(tmp_path: Path) -> None:
     assert "Qolaba simulator on http://127.0.0.1:" in out
     assert "credits" in out and "refused before sending: temperature" in out
     assert "RateLimitError" in out or "rate limited" in out
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("how", ["env", "file"])
+def test_simulate_takes_its_key_from_the_environment_or_a_file(tmp_path: Path, how: str) -> None:
+    key = "qsim-private-7f3a9c"
+    env = {**clean_env(tmp_path), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "qolaba_nb", "simulate", "--port", "0", "--speed", "0"]
+    if how == "env":
+        env["QOLABA_SIMULATOR_KEY"] = key
+    else:
+        (tmp_path / "key").write_text(key + "\n", encoding="utf-8")
+        command += ["--key-file", str(tmp_path / "key")]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "(key: the one given)" in line and key not in line
+        base_url = line.split(" ")[3]
+        models = f"{base_url}/v1/chat/models"
+        assert httpx.get(models, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+        assert (
+            httpx.get(models, headers={"Authorization": "Bearer qsim-local-key"}).status_code == 401
+        )
+        assert key not in cmdline(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == -signal.SIGTERM  # uvicorn re-raises it once it has stopped
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def test_simulate_refuses_a_key_on_the_command_line() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "qolaba_nb", "simulate", "--key", "sk-secret"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (
+        out.returncode == 2 and "--key-file" in out.stderr and "QOLABA_SIMULATOR_KEY" in out.stderr
+    )
