@@ -34,8 +34,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+# The package strictly, the tests with a relaxed override (pyproject.toml); the browser tests
+# import their helpers as top-level modules, so they are checked in a run of their own.
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	MYPYPATH=tests/browser $(BIN)/mypy tests/browser/*.py
 
 # The notebooks' saved outputs are checked by nbval against the simulator (started in conftest.py).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg

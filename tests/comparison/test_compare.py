@@ -80,11 +80,11 @@ async def test_a_failing_model_is_a_row_with_its_error_and_the_others_come_back(
     by_model = df.set_index("model")
     assert by_model.loc[MODELS, "status"].eq("ok").all()
     assert by_model.loc["sim/upstream-error", "status"] == "api_error"
-    assert "UpstreamError" in by_model.loc["sim/upstream-error", "error"]
-    assert "RateLimitError" in by_model.loc["sim/rate-limited", "error"]
+    assert "UpstreamError" in str(by_model.loc["sim/upstream-error", "error"])
+    assert "RateLimitError" in str(by_model.loc["sim/rate-limited", "error"])
     assert by_model.loc["sim/cut-stream", "status"] == "truncated"
-    assert len(by_model.loc["sim/cut-stream", "text"]) > 0  # partial text kept
-    assert pd.isna(by_model.loc["sim/upstream-error", "credit"])
+    assert len(str(by_model.loc["sim/cut-stream", "text"])) > 0  # partial text kept
+    assert by_model["credit"].isna()["sim/upstream-error"]
 
 
 async def test_at_most_concurrency_requests_are_in_flight(
@@ -215,9 +215,8 @@ def test_estimate_uses_the_ledger_history(sim: Simulator, ledger: UsageLedger) -
     past = ledger.to_dataframe(model=MODELS[0])
     assert row["credit_per_call"] == pytest.approx(past["credit"].mean())
     assert row["expected_credit"] == pytest.approx(past["credit"].mean() * 4)
-    assert "unknown" in est.loc["nobody/unknown", "note"] and pd.isna(
-        est.loc["nobody/unknown", "expected_credit"]
-    )
+    assert "unknown" in str(est.loc["nobody/unknown", "note"])
+    assert est["expected_credit"].isna()["nobody/unknown"]
     assert est.attrs["total_credit"] == pytest.approx(row["expected_credit"])
 
 
