@@ -34,6 +34,7 @@ from ._models import ChatChunk, ChatCompletion, Model, Usage
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
+    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -75,9 +76,11 @@ __all__ = [
     "__version__",
     "acompare",
     "aconnect",
+    "ajudge",
     "compare",
     "connect",
     "estimate",
+    "judge",
     "login",
 ]
 
@@ -89,8 +92,10 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
+    "ajudge": "qolaba_nb.judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
+    "judge": "qolaba_nb.judge",
 }
 
 
