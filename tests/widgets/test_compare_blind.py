@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 
-import pandas as pd
 import pytest
 
 from qolaba_nb import AsyncClient
