@@ -31,6 +31,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._models import ChatChunk, ChatCompletion, Model, Usage
+from ._record import CallRecord
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
@@ -51,6 +52,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "CallRecord",
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",

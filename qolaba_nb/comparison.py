@@ -21,13 +21,9 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._client import AsyncClient, Client
-from ._exceptions import (
-    APIConnectionError,
-    IncompleteStreamError,
-    QolabaError,
-    RateLimitError,
-)
+from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
+from ._record import status_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,14 +137,6 @@ def _label(messages: list[dict[str, Any]]) -> str:
     return content_text((users or messages)[-1].get("content"))
 
 
-def _status_of(err: QolabaError) -> str:
-    if isinstance(err, IncompleteStreamError):
-        return "truncated"
-    if isinstance(err, APIConnectionError):
-        return "connection_error"
-    return "api_error"
-
-
 async def _run_cell(
     client: AsyncClient,
     cell: CompareCell,
@@ -181,7 +169,7 @@ async def _run_cell(
                 else:
                     retry_in = err.retry_after if err.retry_after is not None else 2.0**waits
             except QolabaError as err:
-                cell.status, cell.error = _status_of(err), f"{type(err).__name__}: {err}"
+                cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
                 cell.text = getattr(err, "partial_text", None) or ""
             else:
                 limit.succeeded()

@@ -165,9 +165,10 @@ async def test_invalid_parameters_fail_every_cell_without_sending(
 async def test_a_spent_budget_stops_the_remaining_cells(
     sim: Simulator, ledger: UsageLedger
 ) -> None:
-    c = client(sim, ledger, budget_credits=0.0001)
+    c = client(sim, ledger, budget_credits=0.1, reserve_credits=0.1)
     df = await acompare(["a", "b", "c"], MODELS[:1], client=c, concurrency=1, progress=False)
     assert list(df["status"]) == ["ok", "api_error", "api_error"]
+    assert 0 < c.spent_credit <= 0.1
     assert df["error"].iloc[1].startswith("BudgetExceededError")
 
 
