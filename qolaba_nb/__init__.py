@@ -35,6 +35,7 @@ from ._record import CallRecord
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
+    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -77,9 +78,11 @@ __all__ = [
     "__version__",
     "acompare",
     "aconnect",
+    "ajudge",
     "compare",
     "connect",
     "estimate",
+    "judge",
     "login",
 ]
 
@@ -91,8 +94,10 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
+    "ajudge": "qolaba_nb.judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
+    "judge": "qolaba_nb.judge",
 }
 
 

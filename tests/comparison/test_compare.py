@@ -225,3 +225,68 @@ def test_estimate_on_an_empty_ledger_says_unknown_and_reads_no_other_ledger(
 ) -> None:
     est = estimate(["a"], MODELS, ledger=ledger)  # an empty ledger is falsy (len 0)
     assert est["calls"].eq(0).all() and est["note"].str.startswith("unknown").all()
+
+
+async def test_stop_cuts_the_cells_in_flight_and_sends_no_more(ledger: UsageLedger) -> None:
+    with Simulator(speed=0, chunk_delay_s=0.02) as slow:
+        c = q.AsyncClient(slow.api_key, slow.base_url, ledger=ledger)
+        _open.append(c)
+        stop = asyncio.Event()
+
+        def on_update(cell: CompareCell) -> None:
+            if len(cell.text) > 20:
+                stop.set()
+
+        df = await acompare(
+            [f"Tell me about river {i}." for i in range(6)],
+            MODELS,
+            client=c,
+            concurrency=2,
+            progress=False,
+            on_update=on_update,
+            stop=stop,
+        )
+        sent = slow.stats.requests
+    assert len(df) == 12 and set(df["status"]) == {"cancelled"}
+    assert sent == 2  # the two in flight; nothing after the stop
+    cut = df[df["text"].str.len() > 0]
+    assert len(cut) >= 1  # the partial text of a cut cell is kept
+    assert (df["error"].str.contains("stopped")).all()
+    assert set(ledger.to_dataframe()["status"]) == {"cancelled"}
+
+
+def test_progress_bar_shows_the_credit_total_and_the_estimate_left(
+    sim: Simulator, ledger: UsageLedger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = q.Client(sim.api_key, sim.base_url, ledger=ledger)
+    df = compare(["a", "b", "c"], MODELS[:1], client=c, concurrency=1, progress=True)
+    c.close()
+    err = capsys.readouterr().err
+    assert "credits, ~" in err and " left" in err
+    assert f"{df['credit'].sum():.4g} credits" in err
+
+
+async def test_no_cell_object_outlives_its_cell(sim: Simulator, ledger: UsageLedger) -> None:
+    import gc
+    import weakref
+
+    seen: dict[int, weakref.ref[CompareCell]] = {}
+    most = 0
+
+    def on_update(cell: CompareCell) -> None:
+        nonlocal most
+        seen.setdefault(id(cell), weakref.ref(cell))
+        if cell.done:
+            gc.collect()
+            most = max(most, sum(r() is not None for r in seen.values()))
+
+    df = await acompare(
+        [f"p{i}" for i in range(60)],
+        MODELS,
+        client=client(sim, ledger),
+        concurrency=3,
+        progress=False,
+        on_update=on_update,
+    )
+    assert len(df) == 120 and set(df["status"]) == {"ok"}
+    assert most <= 3 + 1  # the cells in flight (and the one finishing), never one per cell
