@@ -25,6 +25,7 @@ from .._models import build_chat_body
 from .._render import escape_html
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
+from ._meter import BudgetMeter, estimate_text
 from ._schedule import has_running_loop, home, schedule
 from ._transcript import LiveReply, Transcript
 
@@ -101,7 +102,9 @@ class _Column:
                 live.finish(status="error", text=cell.text)
             else:
                 live.drop()
-            self.transcript.add_card("Failed", cell.error or cell.status)
+            refused = (cell.error or "").startswith("BudgetExceededError")
+            title = "Not sent: over budget" if refused else "Failed"
+            self.transcript.add_card(title, cell.error or cell.status)
         self.stats.value = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
             f"{_fmt(cell.credit, 'g', ' credits')} · ${_fmt(cell.cost, '.6f')} · "
@@ -157,6 +160,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             description="Send to all", button_style="primary", icon="paper-plane"
         )
         self.prompt_shown = w.HTML()
+        self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
+        self.estimate_line = w.HTML()  # what "Send to all" will cost, from the ledger
         self.columns_box = w.HBox(layout=w.Layout(width="100%", align_items="flex-start"))
         self.summary = w.HTML()
         self.status = w.HTML()
@@ -169,10 +174,13 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.model_picker.observe(home(lambda _c: self._models_changed()), names="value")
         super().__init__(
             [
-                w.HTML('<div style="font-weight:600">Qolaba compare</div>'),
+                w.HBox(
+                    [w.HTML('<div style="font-weight:600">Qolaba compare</div>'), self.meter],
+                    layout=w.Layout(align_items="center", grid_gap="12px"),
+                ),
                 w.HBox([self.model_picker, self.model_note]),
                 self.prompt,
-                self.send_button,
+                w.HBox([self.send_button, self.estimate_line]),
                 self.prompt_shown,
                 self.columns_box,
                 self.summary,
@@ -279,6 +287,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         finally:
             self._busy = False
             self._update_controls()
+            self._update_budget()
         frame["vote"] = pd.array([pd.NA] * len(frame), dtype="boolean")
         self._runs.append(frame)
         for column in self.columns:
@@ -320,7 +329,17 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             return f"Pick {MIN_MODELS} to {MAX_MODELS} models (now {len(models)})."
         return None
 
+    def _update_budget(self) -> None:
+        """The meter and the estimate of the next "Send to all", read again."""
+        self.meter.refresh()
+        try:
+            line = estimate_text(self.client, self.models)
+        except Exception as err:  # a ledger that cannot answer must not break the panel
+            line = f"no estimate ({type(err).__name__})"
+        self.estimate_line.value = status_html(f"Estimate: {line}" if line else "")
+
     def _models_changed(self) -> None:
+        self._update_budget()
         problem = self._selection_problem(self.models)
         self.model_note.value = status_html(problem or "", kind="error")
         if not self._busy:
