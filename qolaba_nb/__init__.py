@@ -37,6 +37,7 @@ from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
+    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -82,10 +83,12 @@ __all__ = [
     "__version__",
     "acompare",
     "aconnect",
+    "ajudge",
     "budget_status",
     "compare",
     "connect",
     "estimate",
+    "judge",
     "login",
 ]
 
@@ -97,8 +100,10 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
+    "ajudge": "qolaba_nb.judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
+    "judge": "qolaba_nb.judge",
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,11 +20,11 @@ from .conftest import HoldingLedger
 pytestmark = pytest.mark.integration
 
 CHEAP = "openai/gpt-4o-mini"  # 0.05 credits + 0.0001 per character
-SHORT = {"max_tokens": 40}  # 160 characters: 0.066 credits a call
+SHORT: dict[str, Any] = {"max_tokens": 40}  # 160 characters: 0.066 credits a call
 
 
 def spent_in(ledger: HoldingLedger) -> float:
-    return sum(r.credit for r in ledger.records if r.credit is not None)
+    return float(sum(r.credit for r in ledger.records if r.credit is not None))
 
 
 # --------------------------------------------------------------------------- twins
@@ -120,7 +121,7 @@ async def test_concurrency_never_spends_past_the_budget(
                 break
         assert refused > 0
     assert client.spent_credit == pytest.approx(spent_in(ledger))
-    assert client.spent_credit <= 1.0
+    assert client.spent_credit <= 1.0 and client.budget is not None
     assert client.budget.remaining < 0.07 and client.budget.reserved == 0  # stopped AT it
 
 
