@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetStatus, budget_status
 from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
 from ._connect import aconnect, connect, login
 from ._exceptions import (
@@ -32,6 +33,7 @@ from ._exceptions import (
 )
 from ._models import ChatChunk, ChatCompletion, Model, Usage
 from ._record import CallRecord
+from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
@@ -51,13 +53,16 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
+    "BudgetStatus",
     "CallRecord",
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",
     "ChatStream",
     "Client",
+    "ClientSettings",
     "ComparePanel",
     "IncompleteStreamError",
     "InternalServerError",
@@ -79,6 +84,7 @@ __all__ = [
     "acompare",
     "aconnect",
     "ajudge",
+    "budget_status",
     "compare",
     "connect",
     "estimate",
