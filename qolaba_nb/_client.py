@@ -34,6 +34,7 @@ from ._exceptions import (
     ValidationError,
     make_status_error,
     redact_error,
+    response_validation_error,
 )
 from ._models import (
     SAMPLING_PARAMS,
@@ -42,7 +43,15 @@ from ._models import (
     Model,
     Usage,
     build_chat_body,
+    check_api_key,
+    check_base_url,
+    check_budget_credits,
+    check_headers,
+    check_ledger,
+    check_timeout,
     content_text,
+    mask_userinfo,
+    model_path,
     parse_completion,
     parse_model,
     parse_models,
@@ -80,6 +89,31 @@ def _request_id(headers: httpx.Headers) -> str | None:
 
 def _is_json(response: httpx.Response) -> bool:
     return "json" in response.headers.get("content-type", "")
+
+
+def _is_stream_answer(response: httpx.Response) -> bool:
+    """JSON, an event stream, or no content type at all (read as a stream): not a web page."""
+    kind = response.headers.get("content-type", "")
+    return not kind or "json" in kind or "text/event-stream" in kind
+
+
+def _not_api_answer(
+    response: httpx.Response, start: bytes, expected: str, secret: _config.Secret | None
+) -> APIError:
+    return response_validation_error(
+        response.status_code,
+        response.headers.get("content-type", ""),
+        start,
+        expected=expected,
+        secret=secret,
+    )
+
+
+def _json_of(response: httpx.Response, secret: _config.Secret | None) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _not_api_answer(response, response.content, "JSON", secret) from None
 
 
 def _connection_error(exc: httpx.TransportError, partial_text: str | None = None) -> APIError:
@@ -255,10 +289,15 @@ class _BaseClient:
     ) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
-        if budget_credits is not None and not budget_credits >= 0:
-            raise ValidationError("budget_credits must be a number >= 0", param="budget_credits")
+        check_budget_credits(budget_credits)
+        check_timeout(timeout)
+        check_ledger(ledger)
         self._api_key = _config.resolve_api_key(api_key)
-        self.base_url = _config.resolve_base_url(base_url)
+        if self._api_key is not None:
+            check_api_key(self._api_key.get())
+        self.base_url = check_base_url(
+            _config.resolve_base_url(base_url) if isinstance(base_url, str | None) else base_url
+        )
         self.timeout = (
             timeout
             if isinstance(timeout, httpx.Timeout)
@@ -266,7 +305,7 @@ class _BaseClient:
         )
         self.max_retries = max_retries
         self.retry_policy = RetryPolicy(max_retries=max_retries)
-        self.headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
+        self.headers = check_headers(headers)
         self._ledger_arg = ledger
         self._ledger: LedgerLike | None = None
         self.tag = tag
@@ -306,7 +345,8 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+        url = mask_userinfo(self.base_url)
+        return f"{type(self).__name__}(base_url={url!r}, api_key=<{key}>)"
 
     @property
     def has_api_key(self) -> bool:
@@ -390,9 +430,7 @@ class _BaseClient:
     def _model_paths(self, model_id: str | None) -> list[str]:
         if model_id is None:
             return list(MODELS_PATHS)
-        if not isinstance(model_id, str) or not model_id:
-            raise ValidationError("model_id must be a non-empty string", param="model_id")
-        return [f"{p}/{model_id}" for p in MODELS_PATHS]
+        return [f"{p}/{model_path(model_id)}" for p in MODELS_PATHS]
 
 
 # =========================================================================== sync
@@ -596,7 +634,7 @@ class Client(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     def _send(
@@ -657,6 +695,12 @@ class Client(_BaseClient):
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = next(response.iter_bytes(), b"")
+            response.close()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     def chat(
@@ -720,7 +764,7 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
     try:
         payload = response.json()
     except ValueError:
-        err = APIConnectionError("the server answered 200 with a body that is not JSON")
+        err = _not_api_answer(response, content, "JSON", call.client._api_key)
         call.fail(err)
         raise err from None
     return parse_completion(payload, request_id=call.request_id)
@@ -856,7 +900,7 @@ class AsyncClient(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     async def _send(
@@ -917,6 +961,12 @@ class AsyncClient(_BaseClient):
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = await anext(response.aiter_bytes(), b"")
+            await response.aclose()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     async def chat(
