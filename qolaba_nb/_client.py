@@ -60,7 +60,7 @@ from ._models import (
 from ._record import CallKind, CallRecord, CallStatus, LedgerLike
 from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
-from ._sse import ServerSentEvent, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._types import Messages
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
@@ -286,7 +286,18 @@ class _BaseClient:
         budget_credits: float | None = None,
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
+        if (
+            not isinstance(max_event_bytes, int)
+            or isinstance(max_event_bytes, bool)
+            or max_event_bytes < 1
+        ):
+            raise ValidationError(
+                "max_event_bytes must be a positive integer", param="max_event_bytes"
+            )
+        #: The bound on one server-sent event (``EventTooLargeError`` past it); 16 MiB.
+        self.max_event_bytes = max_event_bytes
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
         check_budget_credits(budget_credits)
@@ -341,6 +352,7 @@ class _BaseClient:
             "budget_credits": self.budget_credits,
             "record": self.record,
             "replay": self.replay,
+            "max_event_bytes": self.max_event_bytes,
         }
 
     def __repr__(self) -> str:
@@ -498,6 +510,8 @@ class _StreamBase:
         return _connection_error(exc, partial_text=self.text)
 
     def _fail(self, err: QolabaError) -> None:
+        if isinstance(err, StreamError) and not err.partial_text:
+            err.partial_text = self.text  # nothing received is lost
         self._error = err
         self._call.fail(err)
         # Without the frames it was first raised in: their locals hold the server's raw bytes.
@@ -560,7 +574,7 @@ class ChatStream(_StreamBase):
     def _chunks_of(self, reads: Iterator[bytes]) -> Iterator[ChatChunk]:
         # A frame of its own: the server's bytes (which may echo the key) are never locals of
         # the frame that raises the stream's error.
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
         for data in reads:
             for event in decoder.feed(data):
                 if (chunk := self._on_event(event)) is not None:
@@ -758,6 +772,8 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
         except (StreamError, IncompleteStreamError) as stream_err:
             failed = stream_err
         if failed is not None:  # without the frames whose locals hold the server's bytes
+            if isinstance(failed, StreamError) and not failed.partial_text:
+                failed.partial_text = call.acc.text
             call.fail(failed)
             raise failed.with_traceback(None)
         return call.stream_completion()
@@ -771,7 +787,7 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
 
 
 def _feed_all(call: _Call, content: bytes) -> None:
-    for event in SSEDecoder().feed(content):
+    for event in SSEDecoder(call.client.max_event_bytes).feed(content):
         chunk = call.acc.handle_event(event)
         if chunk is not None:
             call.on_chunk(chunk)
@@ -815,7 +831,7 @@ class AsyncChatStream(_StreamBase):
     async def _achunks_of(self, reads: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
         # A frame of its own: the server's bytes (which may echo the key) are never locals of
         # the frame that raises the stream's error.
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
         async for data in reads:
             for event in decoder.feed(data):
                 if (chunk := self._on_event(event)) is not None:

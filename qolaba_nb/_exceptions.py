@@ -18,6 +18,7 @@
     │   ├── APIConnectionError                 no answer: DNS, refused, reset, ...
     │   │   └── APITimeoutError
     │   ├── StreamError                        an {"error": ...} event inside a stream
+    │   │   └── EventTooLargeError             one event past max_event_bytes: stopped
     │   └── IncompleteStreamError              the stream ended without a finish reason or [DONE]
 
 Stream errors (``StreamError``, ``IncompleteStreamError`` and connection errors raised while a
@@ -46,6 +47,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",
     "NotFoundError",
@@ -208,6 +210,21 @@ class StreamError(APIError):
         super().__init__(message)
         self.body = body
         self.partial_text = partial_text
+
+
+class EventTooLargeError(StreamError):
+    """One server-sent event grew past ``max_event_bytes``; the stream was stopped.
+
+    ``.partial_text`` (filled in by the client) keeps the reply received before it;
+    ``.limit`` is the bound that was hit. Raise it with ``Client(max_event_bytes=...)``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"one server-sent event grew past {limit:,} characters (max_event_bytes) without "
+            "ending; the stream was stopped. Pass Client(max_event_bytes=...) to allow more."
+        )
+        self.limit = limit
 
 
 class IncompleteStreamError(APIError):
