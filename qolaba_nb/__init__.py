@@ -33,9 +33,11 @@ from ._exceptions import (
     ValidationError,
 )
 from ._models import ChatChunk, ChatCompletion, Model, Usage
+from ._record import CallRecord
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
+    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -53,6 +55,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "CallRecord",
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",
@@ -79,9 +82,11 @@ __all__ = [
     "__version__",
     "acompare",
     "aconnect",
+    "ajudge",
     "compare",
     "connect",
     "estimate",
+    "judge",
     "login",
 ]
 
@@ -93,8 +98,10 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
+    "ajudge": "qolaba_nb.judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
+    "judge": "qolaba_nb.judge",
 }
 
 

@@ -2,8 +2,9 @@
 
 Everything without I/O lives elsewhere and is shared by both: validation (``_models``), SSE
 decoding (``_sse``), stream accumulation (``_accumulate``), retry decisions (``_retry``), error
-mapping (``_exceptions``), and the bookkeeping of one call (``_Call``, below). The sync and the
-async classes mirror each other line for line; keep them that way.
+mapping (``_exceptions``), settings (``_settings``), the budget policy (``_budget``), and the
+bookkeeping of one call (``_Call``, below). The sync and the async classes mirror each other line
+for line; keep them that way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -21,12 +23,19 @@ import httpx
 
 from . import _config
 from ._accumulate import StreamAccumulator
+from ._budget import (
+    Budget,
+    Reservation,
+    check_credits,
+    estimate_credit,
+    ledger_method,
+    reservation_amount,
+)
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
-    BudgetExceededError,
     IncompleteStreamError,
     NotFoundError,
     QolabaError,
@@ -43,12 +52,6 @@ from ._models import (
     Model,
     Usage,
     build_chat_body,
-    check_api_key,
-    check_base_url,
-    check_budget_credits,
-    check_headers,
-    check_ledger,
-    check_timeout,
     content_text,
     mask_userinfo,
     model_path,
@@ -57,9 +60,10 @@ from ._models import (
     parse_models,
     prompt_chars,
 )
-from ._record import CallKind, CallRecord, CallStatus, LedgerLike
+from ._record import CallKind, CallRecord, CallStatus, CreditSource, Hold, LedgerLike, status_of
 from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
+from ._settings import DEFAULT_TIMEOUT, ClientSettings
 from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._types import Messages
 
@@ -67,9 +71,6 @@ __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "C
 
 log = logging.getLogger("qolaba_nb")
 
-#: Qolaba gives upstream models 3 minutes before it answers 504; a read timeout below that
-#: would cut answers the server is still willing to give.
-DEFAULT_TIMEOUT = httpx.Timeout(240.0, connect=10.0)
 CHAT_PATH = "/api/v1/chat/completions"
 MODELS_PATHS = ("/api/v1/chat/models", "/v1/chat/models")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-qolaba-request-id")
@@ -142,16 +143,22 @@ def _status_error(response: httpx.Response, api_key: _config.Secret | None) -> A
 
 
 class _Call:
-    """The bookkeeping of one chat call, from just before sending to its one ledger record."""
+    """The bookkeeping of one chat call, from just before sending to its one ledger record.
+
+    It carries the call's reservation (client budget and ledger hold) until that reservation
+    becomes the charge (``_record``) or is given back (``abandon``).
+    """
 
     __slots__ = (
         "acc",
         "body",
         "client",
+        "hold",
         "http_status",
         "kind",
         "recorded",
         "request_id",
+        "reservation",
         "retries",
         "run_id",
         "t0",
@@ -181,6 +188,35 @@ class _Call:
         self.http_status: int | None = None
         self.request_id: str | None = None
         self.recorded = False
+        self.reservation: Reservation | None = None
+        self.hold: Hold | None = None
+
+    def reserve(self, amount: float, ledger: LedgerLike | None) -> None:
+        """Reserve ``amount`` in the client's budget, then in the ledger; undo the first if the
+        second refuses. Raises ``BudgetExceededError``; then nothing is reserved."""
+        reservation = self.client.settings.budget.reserve(amount)
+        if ledger is not None:
+            hold = ledger_method(ledger, "hold")
+            try:
+                if hold is None:
+                    ledger.check_budget(tag=self.tag)
+                else:
+                    self.hold = hold(amount, tag=self.tag)
+            except BaseException:
+                reservation.release()
+                raise
+        self.reservation = reservation
+
+    def abandon(self) -> None:
+        """The call ends without a record (it never reached the server): give back what it
+        reserved."""
+        if self.recorded:
+            return
+        self.recorded = True
+        if self.reservation is not None:
+            self.reservation.release()
+        if self.hold is not None:
+            self.client._release_hold(self.hold)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -212,14 +248,7 @@ class _Call:
 
     def fail(self, err: QolabaError) -> None:
         redact_error(err, self.client._api_key)  # the one place every failed call passes
-        status: CallStatus
-        if isinstance(err, IncompleteStreamError):
-            status = "truncated"
-        elif isinstance(err, APIConnectionError):
-            status = "connection_error"
-        else:
-            status = "api_error"
-        self._record(status, error=err)
+        self._record(status_of(err), error=err)
 
     def cancel(self) -> None:
         """The caller closed the stream (or its task was cancelled) before the end."""
@@ -239,6 +268,7 @@ class _Call:
         text = completion.text if completion is not None else self.acc.text
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
+        credit, source = self._credit(usage, len(text))
         if error is not None:
             error = _config.redact(error, self.client._api_key)
         rec = CallRecord(
@@ -248,7 +278,8 @@ class _Call:
             ts=self.ts,
             http_status=self.http_status,
             error=error,
-            credit=usage.credit if usage else None,
+            credit=credit,
+            credit_source=source,
             cost=usage.cost if usage else None,
             latency_s=completion.latency_s if completion is not None else self.elapsed(),
             ttft_s=self.ttft_s,
@@ -262,8 +293,21 @@ class _Call:
             run_id=self.run_id,
             prompt_text=_prompt_text(self.body["messages"]),
             completion_text=text,
+            replayed=self.client.replay is not None,
         )
-        self.client._after_call(rec)
+        self.client._after_call(rec, self.reservation, self.hold)
+
+    def _credit(self, usage: Usage | None, chars: int) -> tuple[float | None, CreditSource | None]:
+        """The server's credit; else, once the server had answered 2xx (it may have charged),
+        an estimate from the ledger's fit or the reservation; else nothing known."""
+        if usage is not None and usage.credit is not None:
+            return usage.credit, "reported"
+        if self.http_status is None or self.http_status >= 400:
+            return None, None
+        reserved = self.reservation.amount if self.reservation is not None else None
+        model = str(self.body["model"])
+        estimate = estimate_credit(model, chars, reserved=reserved, ledger=self.client.ledger)
+        return (estimate, "estimated") if estimate is not None else (None, None)
 
 
 def _prompt_text(messages: list[dict[str, Any]]) -> str:
@@ -271,7 +315,11 @@ def _prompt_text(messages: list[dict[str, Any]]) -> str:
 
 
 class _BaseClient:
-    """Configuration and policy; no I/O."""
+    """Configuration and policy; no I/O.
+
+    The configuration is one frozen ``ClientSettings`` (``.settings``); the attributes below
+    read it. A twin made from the settings shares this client's ``Budget``.
+    """
 
     def __init__(
         self,
@@ -283,51 +331,108 @@ class _BaseClient:
         headers: Mapping[str, str] | None = None,
         ledger: LedgerLike | Literal[False] | None = None,
         tag: str | None = None,
-        budget_credits: float | None = None,
+        budget_credits: float | Budget | None = None,
+        reserve_credits: float | None = None,
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        if (
-            not isinstance(max_event_bytes, int)
-            or isinstance(max_event_bytes, bool)
-            or max_event_bytes < 1
-        ):
-            raise ValidationError(
-                "max_event_bytes must be a positive integer", param="max_event_bytes"
-            )
-        #: The bound on one server-sent event (``EventTooLargeError`` past it); 16 MiB.
-        self.max_event_bytes = max_event_bytes
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
-        check_budget_credits(budget_credits)
-        check_timeout(timeout)
-        check_ledger(ledger)
-        self._api_key = _config.resolve_api_key(api_key)
-        if self._api_key is not None:
-            check_api_key(self._api_key.get())
-        self.base_url = check_base_url(
-            _config.resolve_base_url(base_url) if isinstance(base_url, str | None) else base_url
+        self.settings = ClientSettings.resolve(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            ledger=ledger,
+            tag=tag,
+            budget_credits=budget_credits,
+            reserve_credits=reserve_credits,
+            record=record,
+            replay=replay,
+            max_event_bytes=max_event_bytes,
         )
-        self.timeout = (
-            timeout
-            if isinstance(timeout, httpx.Timeout)
-            else (DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout))
-        )
-        self.max_retries = max_retries
-        self.retry_policy = RetryPolicy(max_retries=max_retries)
-        self.headers = check_headers(headers)
-        self._ledger_arg = ledger
+        self.retry_policy = RetryPolicy(max_retries=self.settings.max_retries)
         self._ledger: LedgerLike | None = None
-        self.tag = tag
-        self.budget_credits = budget_credits
-        if record is not None and replay is not None:
-            raise ValidationError("record= and replay= cannot be used together", param="replay")
-        self.record, self.replay = record, replay
-        if replay is not None and self._api_key is None:
-            self._api_key = _config.Secret("replay")  # a replay sends nothing anywhere
-        self.spent_credit = 0.0
-        self.spent_cost = 0.0
+
+    # The settings, read through (a twin is built from ``settings``, not from these).
+    @property
+    def _api_key(self) -> _config.Secret | None:
+        return self.settings.api_key
+
+    @property
+    def _ledger_arg(self) -> LedgerLike | Literal[False] | None:
+        return self.settings.ledger
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self.settings.base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """Connect and read timeouts."""
+        return self.settings.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after a connection error, 408, 409, 429 or 5xx."""
+        return self.settings.max_retries
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Extra request headers (read-only; never ``Authorization``)."""
+        return self.settings.headers
+
+    @property
+    def record(self) -> str | os.PathLike[str] | None:
+        """The file every exchange is recorded to, if any."""
+        return self.settings.record
+
+    @property
+    def replay(self) -> str | os.PathLike[str] | None:
+        """The recording calls are served from, if any (replayed calls cost nothing)."""
+        return self.settings.replay
+
+    @property
+    def tag(self) -> str | None:
+        """The ledger tag of this client's calls; setting it changes this client only."""
+        return self.settings.tag
+
+    @tag.setter
+    def tag(self, value: str | None) -> None:
+        self.settings = replace(self.settings, tag=value)
+
+    @property
+    def budget(self) -> Budget | None:
+        """The client's budget (shared with its twins); None without ``budget_credits``."""
+        budget = self.settings.budget
+        return budget if budget.credits is not None else None
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The bound on one server-sent event (``EventTooLargeError`` past it)."""
+        return self.settings.max_event_bytes
+
+    @property
+    def budget_credits(self) -> float | None:
+        """The client's budget in credits, or None."""
+        return self.settings.budget.credits
+
+    @property
+    def reserve_credits(self) -> float | None:
+        """What each call reserves before it is sent; None: the ledger's expected credit for
+        the model, else 1 credit."""
+        return self.settings.reserve_credits
+
+    @property
+    def spent_credit(self) -> float:
+        """Credits spent by this client and every twin of it (reported and estimated)."""
+        return self.settings.budget.spent
+
+    @property
+    def spent_cost(self) -> float:
+        """USD spent by this client and every twin of it, where the server reported a cost."""
+        return self.settings.budget.spent_cost
 
     def _transport(self, given: Any, *, asynchronous: bool = False) -> Any:
         """The transport for record or replay mode, around ``given`` (or httpx's default)."""
@@ -338,22 +443,6 @@ class _BaseClient:
             inner = given or (httpx.AsyncHTTPTransport() if asynchronous else httpx.HTTPTransport())
             return RecordingTransport(self.record, inner, prefix=prefix, secret=self._api_key)
         return given
-
-    def _settings(self) -> dict[str, Any]:
-        """The arguments that make another client just like this one."""
-        return {
-            "api_key": self._api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "headers": dict(self.headers),
-            "ledger": self._ledger_arg,
-            "tag": self.tag,
-            "budget_credits": self.budget_credits,
-            "record": self.record,
-            "replay": self.replay,
-            "max_event_bytes": self.max_event_bytes,
-        }
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -373,7 +462,7 @@ class _BaseClient:
             if self._ledger_arg is None:
                 from .ledger import default_ledger
 
-                self._ledger = default_ledger()
+                self._ledger = default_ledger()  # type: ignore[assignment]  # until holds land
             else:
                 self._ledger = self._ledger_arg
         return self._ledger
@@ -400,35 +489,54 @@ class _BaseClient:
         kind: CallKind,
         tag: str | None,
         run_id: str | None,
+        reserve_credits: float | None,
     ) -> tuple[_Call, httpx.Headers]:
-        """Everything before the first byte is sent: validate, check the budget, prepare."""
-        body = build_chat_body(messages, model=model, stream=kind == "stream", params=params)
-        headers = self._request_headers()
-        tag = tag if tag is not None else self.tag
-        if self.budget_credits is not None and self.spent_credit >= self.budget_credits:
-            raise BudgetExceededError(
-                f"Budget of {self.budget_credits:g} credits spent: {self.spent_credit:g} credits "
-                "used by this client. The call was not sent.",
-                spent=self.spent_credit,
-                budget=self.budget_credits,
-            )
-        ledger = self.ledger
-        if ledger is not None:
-            ledger.check_budget(tag=tag)
-        return _Call(self, body, kind, tag, run_id), headers
+        """Everything before the first byte is sent: validate, reserve the credit, prepare.
 
-    def _after_call(self, rec: CallRecord) -> None:
-        if rec.credit is not None:
-            self.spent_credit += rec.credit
-        if rec.cost is not None:
-            self.spent_cost += rec.cost
+        The reservation (see ``qolaba_nb._budget``) is taken from the client's budget and the
+        ledger's; a refusal raises ``BudgetExceededError`` and nothing is sent. A replayed
+        call reserves nothing.
+        """
+        body = build_chat_body(messages, model=model, stream=kind == "stream", params=params)
+        if reserve_credits is not None:
+            reserve_credits = check_credits(reserve_credits, "reserve_credits")
+        headers = self._request_headers()
+        call = _Call(self, body, kind, tag, run_id)
+        if self.replay is None:
+            ledger = self.ledger
+            amount = reservation_amount(
+                model, call=reserve_credits, client=self.reserve_credits, ledger=ledger
+            )
+            call.reserve(amount, ledger)
+        return call, headers
+
+    def _after_call(
+        self, rec: CallRecord, reservation: Reservation | None, hold: Hold | None
+    ) -> None:
+        """The call ended: its reservation becomes its charge, and the ledger gets its record."""
+        if reservation is not None:
+            reservation.settle(rec.credit, rec.cost)
         ledger = self.ledger
         if ledger is None:
             return
         try:
-            ledger.record(rec)
+            if hold is None:
+                ledger.record(rec)
+            else:
+                ledger.record(rec, hold=hold)
         except Exception:  # a broken ledger must not lose the reply the user already has
             log.warning("could not record the call in the ledger", exc_info=True)
+            if hold is not None:
+                self._release_hold(hold)
+
+    def _release_hold(self, hold: Hold) -> None:
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            ledger.release(hold)
+        except Exception:  # the hold's lease expires on its own
+            log.warning("could not release a ledger hold", exc_info=True)
 
     def _connection_failure(self, exc: httpx.TransportError, call: _Call | None) -> APIError:
         """The error for a request that got no answer, redacted and (for a call) recorded."""
@@ -704,6 +812,9 @@ class Client(_BaseClient):
         except KeyboardInterrupt:  # stopped before the reply began: still one record
             call.cancel()
             raise
+        except BaseException:  # not sent (a replay miss, a transport's bug): nothing to pay
+            call.abandon()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)
@@ -724,11 +835,39 @@ class Client(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON)."""
+        """Send a chat request and wait for the whole reply (JSON).
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="chat", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="chat",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         response = self._open(call, headers, stream=False)
         return call.succeed(_read_completion(call, response.content, response))
@@ -740,11 +879,39 @@ class Client(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatStream:
-        """Send a streaming chat request; returns once the response headers are in."""
+        """Send a streaming chat request; returns once the response headers are in.
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="stream", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="stream",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         return ChatStream(self._open(call, headers, stream=True), call)
 
@@ -892,9 +1059,11 @@ class AsyncClient(_BaseClient):
         """A new ``AsyncClient`` with the settings of ``client`` (or from the environment).
 
         For code that runs on an event loop but was handed a sync client, or an async one whose
-        connections belong to another loop. The twin has its own connections; close it.
+        connections belong to another loop. The twin has its own connections (close it), and
+        everything else of ``client``: its settings, its ledger and its ``Budget`` object, so
+        ``client.spent_credit`` counts what the twin spends.
         """
-        return cls() if client is None else cls(**client._settings())
+        return cls() if client is None else cls(**client.settings.arguments())
 
     async def list_models(self) -> list[Model]:
         return parse_models(await self._get_json(self._model_paths(None)))
@@ -972,6 +1141,9 @@ class AsyncClient(_BaseClient):
         except (asyncio.CancelledError, KeyboardInterrupt):  # stopped before the reply began
             call.cancel()
             raise
+        except BaseException:  # not sent (a replay miss, a transport's bug): nothing to pay
+            call.abandon()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)
@@ -992,11 +1164,39 @@ class AsyncClient(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON)."""
+        """Send a chat request and wait for the whole reply (JSON).
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="chat", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="chat",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         response = await self._open(call, headers, stream=False)
         return call.succeed(_read_completion(call, response.content, response))
@@ -1008,11 +1208,39 @@ class AsyncClient(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> AsyncChatStream:
-        """Send a streaming chat request; returns once the response headers are in."""
+        """Send a streaming chat request; returns once the response headers are in.
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="stream", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="stream",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         return AsyncChatStream(await self._open(call, headers, stream=True), call)
 

@@ -30,7 +30,6 @@ __all__ = [
     "build_chat_body",
     "check_api_key",
     "check_base_url",
-    "check_budget_credits",
     "check_headers",
     "check_ledger",
     "check_timeout",
@@ -424,28 +423,6 @@ def check_timeout(timeout: object) -> None:
         raise ValidationError(
             f"timeout must be a number of seconds > 0 or an httpx.Timeout, got {timeout!r}",
             param="timeout",
-        )
-
-
-def check_budget_credits(budget: object) -> None:
-    """Refuse a budget that is not a number >= 0 (or None: no budget).
-
-    Parameters
-    ----------
-    budget
-        The ``budget_credits=`` argument.
-
-    Raises
-    ------
-    ValidationError
-        ``param="budget_credits"``.
-    """
-    if budget is None:
-        return
-    finite_or_inf = _is_number(budget) or budget == math.inf
-    if not (finite_or_inf and budget >= 0):  # type: ignore[operator]
-        raise ValidationError(
-            f"budget_credits must be a number >= 0, got {budget!r}", param="budget_credits"
         )
 
 

@@ -53,7 +53,7 @@ async def test_a_429_is_retried_only_by_the_client_policy(client_sleeps: list[fl
     assert len(seen) == client.max_retries + 1  # one loop: the client's
     assert client_sleeps == [1.0] * client.max_retries
     assert df.loc[0, "status"] == "api_error"
-    assert "RateLimitError" in df.loc[0, "error"]
+    assert "RateLimitError" in str(df.loc[0, "error"])
 
 
 async def test_an_uncapped_retry_after_is_not_slept(client_sleeps: list[float]) -> None:
