@@ -34,6 +34,7 @@ from ._common import (
     status_html,
 )
 from ._controls import PARAM_NAMES, ParamControls, PromptInput, image_parts
+from ._meter import BudgetMeter
 from ._schedule import has_running_loop, home, schedule
 from ._tools import ToolBox
 from ._transcript import LiveReply, Transcript
@@ -146,6 +147,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
         start = model or DEFAULT_MODEL
         self.header = w.HTML()
+        self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
         self.model_picker = w.Dropdown(
             options=[start], value=start, description="model", layout=w.Layout(width="360px")
         )
@@ -181,7 +183,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         )
         super().__init__(
             [
-                self.header,
+                w.HBox([self.header, self.meter], layout=w.Layout(align_items="center")),
                 w.HBox([self.model_picker, self.model_note]),
                 self.system_box,
                 settings,
@@ -534,6 +536,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
     def _show_api_error(self, err: QolabaError) -> None:
         title, detail = describe_error(err)
         self.transcript.add_card(title, detail)
+        self.meter.refresh()
         if isinstance(err, RateLimitError) and err.retry_after:
             self.countdown.start(err.retry_after)
 
@@ -559,6 +562,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             f"session: {self.total_credit:g} credits · ${self.total_cost:.6f} · "
             f"{self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
         )
+        self.meter.refresh()
 
 
 def _export_usage(info: ReplyInfo) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._exceptions import ValidationError
 from .._record import SESSION_ID
 from .._render import escape_html
 from ._common import describe_error, status_html
@@ -111,7 +112,8 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
     ledger
         A ``UsageLedger``; None for the default ledger (the one clients record to).
     poll_s
-        Seconds between two looks at the ledger's last row id.
+        Seconds between two looks at the ledger's last row id: a number >= 0.1
+        (``ValueError`` otherwise; ``0`` would poll without pause).
     plot
         The chart shown first: one of ``PLOTS``.
     recent_rows
@@ -126,6 +128,10 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         plot: str = "spend over time",
         recent_rows: int = RECENT_ROWS,
     ) -> None:
+        if isinstance(poll_s, bool) or not isinstance(poll_s, int | float) or not poll_s >= 0.1:
+            raise ValidationError(
+                f"poll_s must be a number of seconds >= 0.1, got {poll_s!r}", param="poll_s"
+            )
         if ledger is None:
             from ..ledger import default_ledger
 
@@ -209,8 +215,10 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop polling and close the widget."""
-        if self._poller is not None:
-            self._poller.cancel()
+        # getattr: ipywidgets calls close() from __del__, also when __init__ raised early
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.cancel()
             self._poller = None
         super().close()
 

@@ -62,6 +62,7 @@ def test_ten_holds_of_a_tenth_fill_a_budget_of_one(ledger: UsageLedger) -> None:
     for h in holds:
         assert h is not None
         ledger.release(h)
+    assert holds[0] is not None
     ledger.release(holds[0])  # twice: harmless
     assert ledger.budget_remaining() == pytest.approx((1.0, 1.0))
 
