@@ -229,6 +229,7 @@ class UsageLedger:
         if not self._closed and os.getpid() == self._pid and len(self._spool):
             self._flusher_stop.set()
             self._flush_spool(max(self.write_timeout_s, 2.0))
+        self._spool.abandon()
         with self._lock:
             if not self._closed:
                 self._closed = True

@@ -7,8 +7,9 @@ the row's hold keeps its credits reserved, so budgets stay safe.
 
 Where it lives: the directory ``<ledger file>.spool/`` next to the ledger, one JSON-lines
 file per process (``<host>-<pid>-<random>.jsonl``), deleted once written. A spool left by a
-process that died is taken over and written by the next process that opens the ledger on the
-same host. An in-memory ledger spools in memory only.
+process that died (or by a ledger closed while the lock was still held) is taken over and
+written by the next ledger opened on the same file on the same host. An in-memory ledger
+spools in memory only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .budgets import HOST, pid_alive
 
@@ -45,6 +46,10 @@ class Spool:
         Where the file goes; None keeps the rows in memory only.
     """
 
+    #: The spool files of this process's open ledgers; any other file is an orphan once its
+    #: process is gone, or, for this process's own files, once its ledger was closed.
+    active: ClassVar[set[Path]] = set()
+
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory
         self.lock = threading.Lock()
@@ -52,6 +57,12 @@ class Spool:
         self.file: Path | None = None
         if directory is not None:
             self.file = directory / f"{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+            Spool.active.add(self.file)
+
+    def abandon(self) -> None:
+        """The ledger is closed: what is left here may be taken over by the next ledger."""
+        if self.file is not None:
+            Spool.active.discard(self.file)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -100,7 +111,9 @@ class Spool:
                 pid = int(rest)
             except ValueError:
                 continue
-            if host != HOST or pid_alive(pid) or f == self.file:
+            if host != HOST or f in Spool.active:
+                continue
+            if pid != os.getpid() and pid_alive(pid):
                 continue
             mine = f.with_name(f"{f.name}.claimed-{os.getpid()}")
             try:
