@@ -118,6 +118,7 @@ def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
 # ---- the client and an unopenable default ledger --------------------------------------------
 
 
+@pytest.mark.integration
 def test_an_unopenable_default_ledger_warns_once_and_the_call_goes_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: Simulator
 ) -> None:
@@ -133,6 +134,7 @@ def test_an_unopenable_default_ledger_warns_once_and_the_call_goes_through(
             assert client.chat("again", model="sim/echo").text == "again"
 
 
+@pytest.mark.integration
 def test_an_unopenable_default_ledger_refuses_a_budgeted_call_before_sending(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sim: Simulator
 ) -> None:
@@ -252,6 +254,7 @@ def test_rows_spooled_by_a_killed_process_are_written_by_the_next_one(
     assert not list(spool_dir(str(path)).iterdir())
 
 
+@pytest.mark.integration
 def test_a_locked_ledger_never_blocks_the_event_loop(
     locked: tuple[Path, sqlite3.Connection], sim: Simulator
 ) -> None:
