@@ -138,8 +138,8 @@ class BlockSplitter:
 class Transcript(anywidget.AnyWidget):
     """A list of rendered messages, plus at most one reply streaming in.
 
-    ``messages`` (synced) holds each finished message as ``{"id", "role", "label", "html",
-    "meta", "status"}`` and optional keys the front end knows: ``actions`` ("reply" or
+    ``messages`` (synced) holds each finished message as ``{"id", "role", "html"}`` and the
+    keys that are not empty of ``label``, ``meta``, ``status``, ``actions`` ("reply" or
     "prompt": which buttons it gets), ``alt`` ("2/3": its alternatives), ``reasoning`` (HTML)
     and ``reasoning_label`` ("Thought for 3.2 s").
 
@@ -220,15 +220,10 @@ class Transcript(anywidget.AnyWidget):
         **extra: str,
     ) -> dict[str, Any]:
         """Append a finished message; ``html`` must come from one of the render functions."""
-        msg: dict[str, Any] = {
-            "id": message_id or self.next_id(),
-            "role": role,
-            "label": label,
-            "html": html,
-            "meta": meta,
-            "status": status,
-            **{k: v for k, v in extra.items() if v},
-        }
+        msg: dict[str, Any] = {"id": message_id or self.next_id(), "role": role, "html": html}
+        # empty fields stay out: they are most of a short message's bytes
+        optional = {"label": label, "meta": meta, "status": status, **extra}
+        msg.update((k, v) for k, v in optional.items() if v)
         return self.append(msg)
 
     def append(self, msg: Mapping[str, Any]) -> dict[str, Any]:

@@ -391,8 +391,6 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             "role": "user",
             "label": "You",
             "html": render_plain(shown),
-            "meta": "",
-            "status": "",
             "actions": "prompt",
         }
 
@@ -947,8 +945,6 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                     "role": "tool",
                     "label": "tool result",
                     "html": render_markdown(f"```\n{msg.get('content')}\n```"),
-                    "meta": "",
-                    "status": "",
                 }
             ]
         info = entry.reply
@@ -961,10 +957,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 "role": "assistant",
                 "label": info.model if info else "assistant",
                 "html": render_markdown(text or ("…" if status != "ok" else "")),
-                "meta": _reply_line(info) if info else "",
                 "status": status,
                 "actions": "reply",
             }
+            if info is not None:
+                view["meta"] = _reply_line(info)
             if entry.reasoning:
                 view["reasoning"] = render_markdown(entry.reasoning)
                 view["reasoning_label"] = (
@@ -984,8 +981,6 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                     "role": "tool",
                     "label": f"tool call · {fn.get('name', '?')}",
                     "html": render_markdown(f"```json\n{args}\n```"),
-                    "meta": "",
-                    "status": "",
                 }
             )
         return views
