@@ -32,9 +32,15 @@ All SQL is written once, SQLite-style with ``?`` placeholders, in ``migrations``
 ``queries`` and ``core``; it reaches the database only through ``dialect.sql(text)``. An engine
 is a :class:`~.backends.Dialect` (placeholder, primary-key and float types, the statement that
 begins a write transaction and the one that serialises budget writers, e.g. a transaction-level
-advisory lock where SQLite has ``BEGIN IMMEDIATE``) plus a :class:`~.backends.Backend` that
-opens autocommit connections and knows the engine's exception types. Upserts are spelled
-``INSERT ... ON CONFLICT (...) DO UPDATE SET t.c = t.c + excluded.c``, which both engines read.
+advisory lock where SQLite has ``BEGIN IMMEDIATE``; the aggregate that joins a group's floats
+into text) plus a :class:`~.backends.Backend` that opens autocommit connections, checks that
+the database is a ledger before changing it, knows the engine's exception types, bounds lock
+waits, and says where to spool unwritten rows. :func:`~.backends.open_backend` maps a target
+to its backend: SQLite paths here, ``postgresql://`` URLs to ``_postgres.PostgresBackend``.
+Migrations take their column types from the dialect; ``LiveSummary`` reads new rows by id,
+which assumes ids become visible in increasing order (true of SQLite's single writer).
+Upserts are spelled ``INSERT ... ON CONFLICT (...) DO UPDATE SET t.c = t.c + excluded.c``,
+which both engines read.
 
 Design notes
 ------------

@@ -15,7 +15,9 @@ placeholders, and passes through a :class:`Dialect` on its way out:
   SQLite (3.24+) and PostgreSQL both understand as written, and ``RETURNING`` (SQLite 3.35+).
 
 A :class:`Backend` opens connections for one target (a file, or a URL) and knows its engine's
-exception types. A connection is any DB-API object with ``execute(sql, args)`` returning a
+exception types, how to bound a lock wait, how to recognise "locked" and "no such table", and
+where to spool rows it could not write yet; :func:`open_backend` picks one for a target.
+A connection is any DB-API object with ``execute(sql, args)`` returning a
 cursor with ``fetchone``/``fetchall``, ``executemany`` on a cursor, and ``close()``, in autocommit
 mode (transactions are begun and ended explicitly by :meth:`Backend.write`).
 """
@@ -127,6 +129,10 @@ class Backend(Protocol):
         """Make ``conn`` wait at most ``seconds`` for another connection's lock."""
         ...
 
+    def spool_dir(self) -> Path | None:
+        """Where rows that could not be written yet are kept (None: in memory only)."""
+        ...
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -206,6 +212,48 @@ class SQLiteBackend:
 
     def set_wait(self, conn: Any, seconds: float) -> None:
         conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
+
+    def spool_dir(self) -> Path | None:
+        return None if self.path == MEMORY else Path(self.path + ".spool")
+
+
+#: Targets that are database URLs rather than SQLite files.
+URL_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def is_url(target: str) -> bool:
+    """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
+    return target.startswith(URL_SCHEMES)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and reprs)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def open_backend(target: str) -> Backend:
+    """The :class:`Backend` for ``target``: an SQLite path, ``":memory:"``, or a URL.
+
+    A ``postgresql://`` URL is served by ``qolaba_nb.ledger._postgres.PostgresBackend``
+    (constructed with the URL) when that module is present.
+    """
+    if not is_url(target):
+        return SQLiteBackend(target)
+    try:
+        from . import _postgres  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as e:
+        shown = mask_url(target)
+        raise LedgerError(
+            f"cannot open the usage ledger {shown}: this qolaba_nb has no PostgreSQL ledger "
+            "backend. Fix: use an SQLite file (UsageLedger(path), QOLABA_NB_LEDGER=path).",
+            path=shown,
+        ) from e
+    backend: Backend = _postgres.PostgresBackend(target)
+    return backend
 
 
 #: Tables that make a database a ledger: every ledger has had both since m001.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._exceptions import BudgetExceededError
 from .._record import SESSION_ID, CallRecord, Hold
-from .backends import BUSY_TIMEOUT_MS, Backend, SQLiteBackend, write
+from .backends import BUSY_TIMEOUT_MS, Backend, open_backend, write
 from .budgets import (
     DEFAULT_HOLD_LEASE_S,
     HOST,
@@ -43,7 +43,7 @@ from .queries import (
     where_clause,
 )
 from .records import _INSERT_SQL, COLUMNS, encode_row
-from .spool import Spool, spool_dir
+from .spool import Spool
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,7 +107,8 @@ class UsageLedger:
         self.store_text = store_text
         self.hold_lease_s = float(hold_lease_s)
         self.write_timeout_s = float(write_timeout_s)
-        self._backend: Backend = SQLiteBackend(self.path)
+        self._backend: Backend = open_backend(self.path)
+        self._shown = self._backend.target  # what messages show: never a password
         self._dialect = self._backend.dialect
         self._budgets: dict[tuple[str | None, str | None], Budget] = {}
         self._lock = threading.Lock()
@@ -125,9 +126,9 @@ class UsageLedger:
         except self._backend.error as e:
             self._conn.close()
             raise LedgerError(
-                f"cannot prepare the usage ledger {self.path}: {e}. Fix: make the file "
+                f"cannot prepare the usage ledger {self._shown}: {e}. Fix: make the file "
                 "writable, or point the ledger elsewhere (UsageLedger(path), QOLABA_NB_LEDGER).",
-                path=self.path,
+                path=self._shown,
             ) from e
         self._backend.set_wait(self._conn, self.write_timeout_s)
         self._new_spool()
@@ -137,7 +138,7 @@ class UsageLedger:
     # ---- the spool: rows that could not be written yet ----------------------------------------
 
     def _new_spool(self) -> None:
-        self._spool = Spool(None if self.path == MEMORY else spool_dir(self.path))
+        self._spool = Spool(self._backend.spool_dir())
         self._flusher: threading.Thread | None = None
         self._flusher_stop = threading.Event()
 
@@ -159,7 +160,7 @@ class UsageLedger:
             )
         except self._backend.error as e:
             if not self._backend.is_busy(e):
-                log.warning("the ledger spool could not be written to %s: %s", self.path, e)
+                log.warning("the ledger spool could not be written to %s: %s", self._shown, e)
             return False
         self._spool.written(len(items))
         return not len(self._spool)
@@ -249,12 +250,12 @@ class UsageLedger:
 
     def __repr__(self) -> str:
         if self._closed:
-            return f"UsageLedger({self.path!r}, closed)"
+            return f"UsageLedger({self._shown!r}, closed)"
         try:
             n = self._count()
         except self._backend.error:  # a locked or broken database must not break repr()
-            return f"UsageLedger({self.path!r})"
-        return f"UsageLedger({self.path!r}, {n} call{'s' if n != 1 else ''})"
+            return f"UsageLedger({self._shown!r})"
+        return f"UsageLedger({self._shown!r}, {n} call{'s' if n != 1 else ''})"
 
     def __len__(self) -> int:
         return self._count()
@@ -340,7 +341,7 @@ class UsageLedger:
                 log.warning(
                     "the ledger %s is locked by another connection: the call is spooled and "
                     "will be written when the lock is free",
-                    self.path,
+                    self._shown,
                 )
         self._spool.add([item])
         self._start_flusher()
@@ -762,10 +763,10 @@ class UsageLedger:
             if not self._backend.is_busy(e):
                 raise
             raise LedgerError(
-                f"the usage ledger {self.path} stayed locked by another connection for "
+                f"the usage ledger {self._shown} stayed locked by another connection for "
                 f"{max(self.write_timeout_s, HOLD_WAIT_S):g} s, so the budget could not be "
                 "checked. The call was not sent; try again.",
-                path=self.path,
+                path=self._shown,
             ) from e
         if refusal is not None:
             raise refusal

@@ -37,11 +37,14 @@ def default_ledger_path() -> str:
     """
     env = os.environ.get("QOLABA_NB_LEDGER", "")
     if env:
-        return env if env == MEMORY else str(Path(env).expanduser().absolute())
+        return normalise_path(env)
     return str(_data_dir(sys.platform, os.environ, Path.home()) / "usage.sqlite")
 
 
 def normalise_path(path: str | os.PathLike[str]) -> str:
-    """``path`` as the ledger keeps it: absolute with ``~`` expanded, or ``":memory:"``."""
+    """``path`` as the ledger keeps it: absolute with ``~`` expanded; ``":memory:"`` and
+    database URLs as they are."""
     raw = os.fspath(path)
-    return raw if raw == MEMORY else str(Path(raw).expanduser().absolute())
+    if raw == MEMORY or raw.startswith(("postgresql://", "postgres://")):
+        return raw
+    return str(Path(raw).expanduser().absolute())
