@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -56,6 +58,19 @@ DEFAULT_WRITE_TIMEOUT_S: Final = 0.25
 HOLD_WAIT_S: Final = 2.0
 
 log = logging.getLogger("qolaba_nb.ledger")
+
+# Ledgers of this process, so that rows still spooled get one last chance at exit (they stay
+# on disk for the next process anyway).
+_open_ledgers: weakref.WeakSet[UsageLedger] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for ledger in list(_open_ledgers):
+        if not ledger._closed and ledger._pid == os.getpid() and len(ledger._spool):
+            with suppress(Exception):  # never fail interpreter shutdown
+                ledger._flush_spool(1.0)
+
 
 # Sums of float credits drift by ~1e-16 per term: a budget of 1 must admit ten holds of 0.1.
 _EPSILON = 1e-9
@@ -132,6 +147,7 @@ class UsageLedger:
             ) from e
         self._backend.set_wait(self._conn, self.write_timeout_s)
         self._new_spool()
+        _open_ledgers.add(self)
         if self._spool.adopt_orphans():
             self._start_flusher()
 
@@ -349,14 +365,26 @@ class UsageLedger:
     def record_many(self, recs: Iterable[CallRecord]) -> int:
         """Write many calls in one transaction (all or none); return how many.
 
+        Like :meth:`record`, a write that cannot get the lock in time is spooled (all rows).
+
         Parameters
         ----------
         recs
             The calls, in order.
         """
         rows = [self._row(r) for r in recs]
-        if rows:
-            self._write(rows, [])
+        if not rows:
+            return 0
+        self._after_fork_lock()
+        if not len(self._spool):
+            try:
+                self._write(rows, [])
+                return len(rows)
+            except self._backend.error as e:
+                if not self._backend.is_busy(e):
+                    raise
+        self._spool.add([(row, []) for row in rows])  # all of them, written later in order
+        self._start_flusher()
         return len(rows)
 
     # ---- reading ---------------------------------------------------------------------------

@@ -293,3 +293,15 @@ def test_a_locked_ledger_never_blocks_the_event_loop(
         assert len(ledger) == 3  # and no row was lost
     finally:
         ledger.close()
+
+
+def test_record_many_on_a_locked_ledger_spools_every_row(
+    locked: tuple[Path, sqlite3.Connection], make_rec: RecordFactory
+) -> None:
+    path, other = locked
+    with UsageLedger(path) as ledger:
+        assert ledger.record_many([make_rec(request_id=f"b{i}") for i in range(3)]) == 3
+        assert ledger.spooled == 3
+        other.execute("ROLLBACK")
+        _wait_for(lambda: ledger.spooled == 0)
+        assert list(ledger.to_dataframe()["request_id"]) == ["b0", "b1", "b2"]
