@@ -32,7 +32,7 @@ from ._exceptions import (
     UpstreamTimeoutError,
     ValidationError,
 )
-from ._models import ChatChunk, ChatCompletion, Model, Usage
+from ._models import ChatChunk, ChatCompletion, Choice, Model, Usage
 from ._record import CallRecord
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ __all__ = [
     "ChatCompletion",
     "ChatPanel",
     "ChatStream",
+    "Choice",
     "Client",
     "ComparePanel",
     "EventTooLargeError",
