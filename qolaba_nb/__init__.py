@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetStatus, budget_status
 from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
 from ._connect import aconnect, connect, login
 from ._exceptions import (
@@ -34,6 +35,7 @@ from ._exceptions import (
 )
 from ._models import ChatChunk, ChatCompletion, Choice, Model, Usage
 from ._record import CallRecord
+from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
@@ -54,7 +56,9 @@ __all__ = [
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
+    "BudgetStatus",
     "CallRecord",
     "ChatChunk",
     "ChatCompletion",
@@ -62,6 +66,7 @@ __all__ = [
     "ChatStream",
     "Choice",
     "Client",
+    "ClientSettings",
     "ComparePanel",
     "EventTooLargeError",
     "IncompleteStreamError",
@@ -84,6 +89,7 @@ __all__ = [
     "acompare",
     "aconnect",
     "ajudge",
+    "budget_status",
     "compare",
     "connect",
     "estimate",

@@ -462,7 +462,7 @@ class _BaseClient:
             if self._ledger_arg is None:
                 from .ledger import default_ledger
 
-                self._ledger = default_ledger()  # type: ignore[assignment]  # until holds land
+                self._ledger = default_ledger()
             else:
                 self._ledger = self._ledger_arg
         return self._ledger
