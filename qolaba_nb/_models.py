@@ -697,10 +697,32 @@ class ChatCompletion:
     def cost(self) -> float | None:
         return self.usage.cost if self.usage else None
 
-    def _repr_markdown_(self) -> str:
-        from ._render import completion_markdown
+    def _repr_html_(self) -> str:
+        # HTML, not Markdown: Jupyter's Markdown renderer would load images from a reply.
+        from ._render import completion_html
 
-        return completion_markdown(self)
+        return completion_html(self.text, notes=(), **self._display_values())
+
+    def _display_values(self) -> dict[str, Any]:
+        """The plain values a display of this reply shows beside its text."""
+        calls = [(str(fn.get("name")), str(fn.get("arguments"))) for fn in self._functions()]
+        usage = self.usage
+        return {
+            "model": self.model,
+            "tool_calls": calls,
+            "credit": usage.credit if usage else None,
+            "cost": usage.cost if usage else None,
+            "reported": usage is not None,
+            "latency_s": self.latency_s,
+            "ttft_s": self.ttft_s,
+        }
+
+    def _functions(self) -> list[dict[str, Any]]:
+        out = []
+        for call in self.tool_calls:
+            fn = call.get("function")
+            out.append(dict(fn) if isinstance(fn, Mapping) else {})
+        return out
 
 
 @dataclass(slots=True)
