@@ -701,7 +701,7 @@ class ChatStream(_StreamBase):
 
     def text_deltas(self) -> Iterator[str]:
         for chunk in self._chunks:
-            if chunk.delta:
+            if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
 
     def completion(self) -> ChatCompletion:
@@ -1017,7 +1017,7 @@ class AsyncChatStream(_StreamBase):
 
     async def text_deltas(self) -> AsyncIterator[str]:
         async for chunk in self._chunks:
-            if chunk.delta:
+            if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
 
     async def completion(self) -> ChatCompletion:
