@@ -54,7 +54,7 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, IncompleteStreamError):
         return "The reply was cut off", err.message
     if isinstance(err, BudgetExceededError):
-        return "Budget spent", str(err)
+        return "Not sent: over budget", str(err)
     if isinstance(err, ValidationError):
         return "Invalid request", str(err)
     if isinstance(err, QolabaError):

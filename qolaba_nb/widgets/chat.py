@@ -51,6 +51,7 @@ from ._controls import (
     prepare_image,
     thumbnail,
 )
+from ._meter import BudgetMeter
 from ._schedule import has_running_loop, home, schedule
 from ._tools import ToolBox
 from ._transcript import LiveReply, Transcript, render_plain
@@ -247,6 +248,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
         start = model or DEFAULT_MODEL
         self.header = w.HTML()
+        self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
         self.model_picker = w.Dropdown(
             options=[start],
             value=start,
@@ -297,7 +299,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         )
         super().__init__(
             [
-                self.header,
+                w.HBox([self.header, self.meter], layout=w.Layout(align_items="center")),
                 w.HBox([self.model_picker, self.model_note], layout=wrap),
                 self.system_box,
                 settings,
@@ -1057,6 +1059,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
     def _show_api_error(self, err: QolabaError) -> None:
         title, detail = describe_error(err)
         self._note(title, detail)
+        self.meter.refresh()
         if isinstance(err, RateLimitError) and err.retry_after:
             self.countdown.start(err.retry_after)
 
@@ -1085,6 +1088,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             f"session: {format_credits(self.total_credit)} · {format_money(self.total_cost)}"
             f" · {self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
         )
+        self.meter.refresh()
 
 
 class _ThoughtClock:
