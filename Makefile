@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium clean
+.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium postgresql clean
 
 # The developer venv: the package (editable) with the notebook extra and the developer tools.
 $(STAMP): pyproject.toml
@@ -35,6 +35,13 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
+# Debian's PostgreSQL for the postgres tests: they start their own server (tests/_postgres.py).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "the postgres tests need Debian's postgresql: sudo apt-get install -y postgresql" >&2; exit 1; fi; }
+
 # JupyterLab on notebooks/ (with the simulator when no key is set); `make run PORT=9000`.
 PORT ?=
 run: $(RUN_STAMP)
@@ -56,7 +63,7 @@ typecheck: $(STAMP)
 # The notebooks' saved outputs are checked by nbval against the simulator (started in conftest.py).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-test-main: $(STAMP)
+test-main: $(STAMP) postgresql
 	$(PYTEST) --ignore=tests/browser
 	$(PYTEST) $(NBVAL) notebooks
 

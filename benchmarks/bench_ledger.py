@@ -25,6 +25,7 @@ import pandas as pd
 
 from qolaba_nb._record import CallRecord
 from qolaba_nb.ledger import _INSERT_COLUMNS, UsageLedger, m001_initial
+from qolaba_nb.ledger.migrations import Schema
 
 BATCH = 10_000
 SINGLE_N = 2_000
@@ -134,7 +135,7 @@ def bench_single(recs: list[CallRecord], tmp: Path) -> tuple[float, float, float
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if indexed:
-            m001_initial(conn)
+            m001_initial(Schema(conn))
         else:
             bare_schema(conn)
         t = time.perf_counter()

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetStatus, budget_status
 from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
 from ._connect import aconnect, connect, login
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     BudgetExceededError,
+    EventTooLargeError,
     IncompleteStreamError,
     InternalServerError,
     NotFoundError,
@@ -31,9 +34,12 @@ from ._exceptions import (
     ValidationError,
 )
 from ._models import ChatChunk, ChatCompletion, Model, Usage
+from ._record import CallRecord
+from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
+    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -43,19 +49,25 @@ __version__ = "0.1.0"
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncChatStream",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
+    "BudgetStatus",
+    "CallRecord",
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",
     "ChatStream",
     "Client",
+    "ClientSettings",
     "ComparePanel",
+    "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",
     "Model",
@@ -75,9 +87,12 @@ __all__ = [
     "__version__",
     "acompare",
     "aconnect",
+    "ajudge",
+    "budget_status",
     "compare",
     "connect",
     "estimate",
+    "judge",
     "login",
 ]
 
@@ -89,8 +104,10 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
+    "ajudge": "qolaba_nb.judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
+    "judge": "qolaba_nb.judge",
 }
 
 

@@ -2,8 +2,9 @@
 
 Everything without I/O lives elsewhere and is shared by both: validation (``_models``), SSE
 decoding (``_sse``), stream accumulation (``_accumulate``), retry decisions (``_retry``), error
-mapping (``_exceptions``), and the bookkeeping of one call (``_Call``, below). The sync and the
-async classes mirror each other line for line; keep them that way.
+mapping (``_exceptions``), settings (``_settings``), the budget policy (``_budget``), and the
+bookkeeping of one call (``_Call``, below). The sync and the async classes mirror each other line
+for line; keep them that way.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -21,18 +23,27 @@ import httpx
 
 from . import _config
 from ._accumulate import StreamAccumulator
+from ._budget import (
+    Budget,
+    Reservation,
+    check_credits,
+    estimate_credit,
+    ledger_method,
+    reservation_amount,
+)
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
-    BudgetExceededError,
     IncompleteStreamError,
     NotFoundError,
     QolabaError,
     StreamError,
     ValidationError,
     make_status_error,
+    redact_error,
+    response_validation_error,
 )
 from ._models import (
     SAMPLING_PARAMS,
@@ -42,24 +53,24 @@ from ._models import (
     Usage,
     build_chat_body,
     content_text,
+    mask_userinfo,
+    model_path,
     parse_completion,
     parse_model,
     parse_models,
     prompt_chars,
 )
-from ._record import CallKind, CallRecord, CallStatus, LedgerLike
+from ._record import CallKind, CallRecord, CallStatus, CreditSource, Hold, LedgerLike, status_of
 from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
-from ._sse import ServerSentEvent, SSEDecoder
+from ._settings import DEFAULT_TIMEOUT, ClientSettings
+from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._types import Messages
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
 
 log = logging.getLogger("qolaba_nb")
 
-#: Qolaba gives upstream models 3 minutes before it answers 504; a read timeout below that
-#: would cut answers the server is still willing to give.
-DEFAULT_TIMEOUT = httpx.Timeout(240.0, connect=10.0)
 CHAT_PATH = "/api/v1/chat/completions"
 MODELS_PATHS = ("/api/v1/chat/models", "/v1/chat/models")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-qolaba-request-id")
@@ -81,6 +92,31 @@ def _is_json(response: httpx.Response) -> bool:
     return "json" in response.headers.get("content-type", "")
 
 
+def _is_stream_answer(response: httpx.Response) -> bool:
+    """JSON, an event stream, or no content type at all (read as a stream): not a web page."""
+    kind = response.headers.get("content-type", "")
+    return not kind or "json" in kind or "text/event-stream" in kind
+
+
+def _not_api_answer(
+    response: httpx.Response, start: bytes, expected: str, secret: _config.Secret | None
+) -> APIError:
+    return response_validation_error(
+        response.status_code,
+        response.headers.get("content-type", ""),
+        start,
+        expected=expected,
+        secret=secret,
+    )
+
+
+def _json_of(response: httpx.Response, secret: _config.Secret | None) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _not_api_answer(response, response.content, "JSON", secret) from None
+
+
 def _connection_error(exc: httpx.TransportError, partial_text: str | None = None) -> APIError:
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(
@@ -92,31 +128,37 @@ def _connection_error(exc: httpx.TransportError, partial_text: str | None = None
 
 
 def _status_error(response: httpx.Response, api_key: _config.Secret | None) -> APIStatusError:
-    content = response.content
-    if api_key is not None and api_key.get().encode() in content:
-        # Some proxies echo request headers in their error pages: the key leaves no trace in
-        # the message, the body or anything built from them.
-        content = content.replace(api_key.get().encode(), b"**********")
-    return make_status_error(
+    # Some proxies echo request headers in their error pages, body or headers: the key leaves
+    # no trace in the message, the body or anything built from them. ``content`` is decoded
+    # (gzip and the like), so an encoded body is masked too.
+    err = make_status_error(
         response.status_code,
-        content,
+        _config.redact_bytes(response.content, api_key),
         response.headers,
         request_id=_request_id(response.headers),
         retry_after=parse_retry_after(response.headers),
     )
+    redact_error(err, api_key)
+    return err
 
 
 class _Call:
-    """The bookkeeping of one chat call, from just before sending to its one ledger record."""
+    """The bookkeeping of one chat call, from just before sending to its one ledger record.
+
+    It carries the call's reservation (client budget and ledger hold) until that reservation
+    becomes the charge (``_record``) or is given back (``abandon``).
+    """
 
     __slots__ = (
         "acc",
         "body",
         "client",
+        "hold",
         "http_status",
         "kind",
         "recorded",
         "request_id",
+        "reservation",
         "retries",
         "run_id",
         "t0",
@@ -146,13 +188,43 @@ class _Call:
         self.http_status: int | None = None
         self.request_id: str | None = None
         self.recorded = False
+        self.reservation: Reservation | None = None
+        self.hold: Hold | None = None
+
+    def reserve(self, amount: float, ledger: LedgerLike | None) -> None:
+        """Reserve ``amount`` in the client's budget, then in the ledger; undo the first if the
+        second refuses. Raises ``BudgetExceededError``; then nothing is reserved."""
+        reservation = self.client.settings.budget.reserve(amount)
+        if ledger is not None:
+            hold = ledger_method(ledger, "hold")
+            try:
+                if hold is None:
+                    ledger.check_budget(tag=self.tag)
+                else:
+                    self.hold = hold(amount, tag=self.tag)
+            except BaseException:
+                reservation.release()
+                raise
+        self.reservation = reservation
+
+    def abandon(self) -> None:
+        """The call ends without a record (it never reached the server): give back what it
+        reserved."""
+        if self.recorded:
+            return
+        self.recorded = True
+        if self.reservation is not None:
+            self.reservation.release()
+        if self.hold is not None:
+            self.client._release_hold(self.hold)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
     def on_response(self, response: httpx.Response) -> None:
         self.http_status = response.status_code
-        self.request_id = _request_id(response.headers)
+        rid = _request_id(response.headers)
+        self.request_id = None if rid is None else _config.redact(rid, self.client._api_key)
 
     def status_error(self, response: httpx.Response) -> APIStatusError:
         return _status_error(response, self.client._api_key)
@@ -175,14 +247,8 @@ class _Call:
         )
 
     def fail(self, err: QolabaError) -> None:
-        status: CallStatus
-        if isinstance(err, IncompleteStreamError):
-            status = "truncated"
-        elif isinstance(err, APIConnectionError):
-            status = "connection_error"
-        else:
-            status = "api_error"
-        self._record(status, error=err)
+        redact_error(err, self.client._api_key)  # the one place every failed call passes
+        self._record(status_of(err), error=err)
 
     def cancel(self) -> None:
         """The caller closed the stream (or its task was cancelled) before the end."""
@@ -202,6 +268,9 @@ class _Call:
         text = completion.text if completion is not None else self.acc.text
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
+        credit, source = self._credit(usage, len(text))
+        if error is not None:
+            error = _config.redact(error, self.client._api_key)
         rec = CallRecord(
             model=self.body["model"],
             kind=self.kind,
@@ -209,7 +278,8 @@ class _Call:
             ts=self.ts,
             http_status=self.http_status,
             error=error,
-            credit=usage.credit if usage else None,
+            credit=credit,
+            credit_source=source,
             cost=usage.cost if usage else None,
             latency_s=completion.latency_s if completion is not None else self.elapsed(),
             ttft_s=self.ttft_s,
@@ -223,8 +293,21 @@ class _Call:
             run_id=self.run_id,
             prompt_text=_prompt_text(self.body["messages"]),
             completion_text=text,
+            replayed=self.client.replay is not None,
         )
-        self.client._after_call(rec)
+        self.client._after_call(rec, self.reservation, self.hold)
+
+    def _credit(self, usage: Usage | None, chars: int) -> tuple[float | None, CreditSource | None]:
+        """The server's credit; else, once the server had answered 2xx (it may have charged),
+        an estimate from the ledger's fit or the reservation; else nothing known."""
+        if usage is not None and usage.credit is not None:
+            return usage.credit, "reported"
+        if self.http_status is None or self.http_status >= 400:
+            return None, None
+        reserved = self.reservation.amount if self.reservation is not None else None
+        model = str(self.body["model"])
+        estimate = estimate_credit(model, chars, reserved=reserved, ledger=self.client.ledger)
+        return (estimate, "estimated") if estimate is not None else (None, None)
 
 
 def _prompt_text(messages: list[dict[str, Any]]) -> str:
@@ -232,7 +315,11 @@ def _prompt_text(messages: list[dict[str, Any]]) -> str:
 
 
 class _BaseClient:
-    """Configuration and policy; no I/O."""
+    """Configuration and policy; no I/O.
+
+    The configuration is one frozen ``ClientSettings`` (``.settings``); the attributes below
+    read it. A twin made from the settings shares this client's ``Budget``.
+    """
 
     def __init__(
         self,
@@ -244,35 +331,108 @@ class _BaseClient:
         headers: Mapping[str, str] | None = None,
         ledger: LedgerLike | Literal[False] | None = None,
         tag: str | None = None,
-        budget_credits: float | None = None,
+        budget_credits: float | Budget | None = None,
+        reserve_credits: float | None = None,
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValidationError("max_retries must be a non-negative integer", param="max_retries")
-        if budget_credits is not None and not budget_credits >= 0:
-            raise ValidationError("budget_credits must be a number >= 0", param="budget_credits")
-        self._api_key = _config.resolve_api_key(api_key)
-        self.base_url = _config.resolve_base_url(base_url)
-        self.timeout = (
-            timeout
-            if isinstance(timeout, httpx.Timeout)
-            else (DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout))
+        self.settings = ClientSettings.resolve(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            ledger=ledger,
+            tag=tag,
+            budget_credits=budget_credits,
+            reserve_credits=reserve_credits,
+            record=record,
+            replay=replay,
+            max_event_bytes=max_event_bytes,
         )
-        self.max_retries = max_retries
-        self.retry_policy = RetryPolicy(max_retries=max_retries)
-        self.headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-        self._ledger_arg = ledger
+        self.retry_policy = RetryPolicy(max_retries=self.settings.max_retries)
         self._ledger: LedgerLike | None = None
-        self.tag = tag
-        self.budget_credits = budget_credits
-        if record is not None and replay is not None:
-            raise ValidationError("record= and replay= cannot be used together", param="replay")
-        self.record, self.replay = record, replay
-        if replay is not None and self._api_key is None:
-            self._api_key = _config.Secret("replay")  # a replay sends nothing anywhere
-        self.spent_credit = 0.0
-        self.spent_cost = 0.0
+
+    # The settings, read through (a twin is built from ``settings``, not from these).
+    @property
+    def _api_key(self) -> _config.Secret | None:
+        return self.settings.api_key
+
+    @property
+    def _ledger_arg(self) -> LedgerLike | Literal[False] | None:
+        return self.settings.ledger
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self.settings.base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """Connect and read timeouts."""
+        return self.settings.timeout
+
+    @property
+    def max_retries(self) -> int:
+        """Retries after a connection error, 408, 409, 429 or 5xx."""
+        return self.settings.max_retries
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Extra request headers (read-only; never ``Authorization``)."""
+        return self.settings.headers
+
+    @property
+    def record(self) -> str | os.PathLike[str] | None:
+        """The file every exchange is recorded to, if any."""
+        return self.settings.record
+
+    @property
+    def replay(self) -> str | os.PathLike[str] | None:
+        """The recording calls are served from, if any (replayed calls cost nothing)."""
+        return self.settings.replay
+
+    @property
+    def tag(self) -> str | None:
+        """The ledger tag of this client's calls; setting it changes this client only."""
+        return self.settings.tag
+
+    @tag.setter
+    def tag(self, value: str | None) -> None:
+        self.settings = replace(self.settings, tag=value)
+
+    @property
+    def budget(self) -> Budget | None:
+        """The client's budget (shared with its twins); None without ``budget_credits``."""
+        budget = self.settings.budget
+        return budget if budget.credits is not None else None
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The bound on one server-sent event (``EventTooLargeError`` past it)."""
+        return self.settings.max_event_bytes
+
+    @property
+    def budget_credits(self) -> float | None:
+        """The client's budget in credits, or None."""
+        return self.settings.budget.credits
+
+    @property
+    def reserve_credits(self) -> float | None:
+        """What each call reserves before it is sent; None: the ledger's expected credit for
+        the model, else 1 credit."""
+        return self.settings.reserve_credits
+
+    @property
+    def spent_credit(self) -> float:
+        """Credits spent by this client and every twin of it (reported and estimated)."""
+        return self.settings.budget.spent
+
+    @property
+    def spent_cost(self) -> float:
+        """USD spent by this client and every twin of it, where the server reported a cost."""
+        return self.settings.budget.spent_cost
 
     def _transport(self, given: Any, *, asynchronous: bool = False) -> Any:
         """The transport for record or replay mode, around ``given`` (or httpx's default)."""
@@ -281,28 +441,13 @@ class _BaseClient:
             return ReplayTransport(self.replay, prefix=prefix)
         if self.record is not None:
             inner = given or (httpx.AsyncHTTPTransport() if asynchronous else httpx.HTTPTransport())
-            secret = self._api_key.get() if self._api_key else ""
-            return RecordingTransport(self.record, inner, prefix=prefix, secret=secret)
+            return RecordingTransport(self.record, inner, prefix=prefix, secret=self._api_key)
         return given
-
-    def _settings(self) -> dict[str, Any]:
-        """The arguments that make another client just like this one."""
-        return {
-            "api_key": self._api_key,
-            "base_url": self.base_url,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "headers": dict(self.headers),
-            "ledger": self._ledger_arg,
-            "tag": self.tag,
-            "budget_credits": self.budget_credits,
-            "record": self.record,
-            "replay": self.replay,
-        }
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+        url = mask_userinfo(self.base_url)
+        return f"{type(self).__name__}(base_url={url!r}, api_key=<{key}>)"
 
     @property
     def has_api_key(self) -> bool:
@@ -322,14 +467,18 @@ class _BaseClient:
                 self._ledger = self._ledger_arg
         return self._ledger
 
-    def _request_headers(self) -> dict[str, str]:
+    def _request_headers(self) -> httpx.Headers:
+        # httpx.Headers masks ``authorization`` in its repr: a traceback that shows locals
+        # (``%xmode Verbose``, ``pytest -l``) never shows the key.
         if self._api_key is None:
             raise ValidationError(
                 "no API key: set QOLABA_API_KEY (environment or a .env file), pass api_key=..., "
                 "or use qolaba_nb.connect() to run against the built-in simulator",
                 param="api_key",
             )
-        return {**self.headers, "Authorization": f"Bearer {self._api_key.get()}"}
+        headers = httpx.Headers(self.headers)
+        headers["Authorization"] = "Bearer " + self._api_key.get()
+        return headers
 
     def _start_call(
         self,
@@ -340,42 +489,68 @@ class _BaseClient:
         kind: CallKind,
         tag: str | None,
         run_id: str | None,
-    ) -> tuple[_Call, dict[str, str]]:
-        """Everything before the first byte is sent: validate, check the budget, prepare."""
-        body = build_chat_body(messages, model=model, stream=kind == "stream", params=params)
-        headers = self._request_headers()
-        tag = tag if tag is not None else self.tag
-        if self.budget_credits is not None and self.spent_credit >= self.budget_credits:
-            raise BudgetExceededError(
-                f"Budget of {self.budget_credits:g} credits spent: {self.spent_credit:g} credits "
-                "used by this client. The call was not sent.",
-                spent=self.spent_credit,
-                budget=self.budget_credits,
-            )
-        ledger = self.ledger
-        if ledger is not None:
-            ledger.check_budget(tag=tag)
-        return _Call(self, body, kind, tag, run_id), headers
+        reserve_credits: float | None,
+    ) -> tuple[_Call, httpx.Headers]:
+        """Everything before the first byte is sent: validate, reserve the credit, prepare.
 
-    def _after_call(self, rec: CallRecord) -> None:
-        if rec.credit is not None:
-            self.spent_credit += rec.credit
-        if rec.cost is not None:
-            self.spent_cost += rec.cost
+        The reservation (see ``qolaba_nb._budget``) is taken from the client's budget and the
+        ledger's; a refusal raises ``BudgetExceededError`` and nothing is sent. A replayed
+        call reserves nothing.
+        """
+        body = build_chat_body(messages, model=model, stream=kind == "stream", params=params)
+        if reserve_credits is not None:
+            reserve_credits = check_credits(reserve_credits, "reserve_credits")
+        headers = self._request_headers()
+        call = _Call(self, body, kind, tag, run_id)
+        if self.replay is None:
+            ledger = self.ledger
+            amount = reservation_amount(
+                model, call=reserve_credits, client=self.reserve_credits, ledger=ledger
+            )
+            call.reserve(amount, ledger)
+        return call, headers
+
+    def _after_call(
+        self, rec: CallRecord, reservation: Reservation | None, hold: Hold | None
+    ) -> None:
+        """The call ended: its reservation becomes its charge, and the ledger gets its record."""
+        if reservation is not None:
+            reservation.settle(rec.credit, rec.cost)
         ledger = self.ledger
         if ledger is None:
             return
         try:
-            ledger.record(rec)
+            if hold is None:
+                ledger.record(rec)
+            else:
+                ledger.record(rec, hold=hold)
         except Exception:  # a broken ledger must not lose the reply the user already has
             log.warning("could not record the call in the ledger", exc_info=True)
+            if hold is not None:
+                self._release_hold(hold)
+
+    def _release_hold(self, hold: Hold) -> None:
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            ledger.release(hold)
+        except Exception:  # the hold's lease expires on its own
+            log.warning("could not release a ledger hold", exc_info=True)
+
+    def _connection_failure(self, exc: httpx.TransportError, call: _Call | None) -> APIError:
+        """The error for a request that got no answer, redacted and (for a call) recorded."""
+        err = _connection_error(exc)
+        if call is not None:
+            call.fail(err)
+        else:
+            redact_error(err, self._api_key)
+        return err
 
     def _model_paths(self, model_id: str | None) -> list[str]:
         if model_id is None:
             return list(MODELS_PATHS)
-        if not isinstance(model_id, str) or not model_id:
-            raise ValidationError("model_id must be a non-empty string", param="model_id")
-        return [f"{p}/{model_id}" for p in MODELS_PATHS]
+        return [f"{p}/{model_path(model_id)}" for p in MODELS_PATHS]
 
 
 # =========================================================================== sync
@@ -431,23 +606,24 @@ class _StreamBase:
         self._call.on_chunk(chunk)
         return chunk
 
-    def _on_transport_error(self, exc: httpx.TransportError) -> None:
-        """A cut after the reply was complete loses nothing (but maybe the usage event)."""
+    def _transport_failure(self, exc: httpx.TransportError) -> QolabaError | None:
+        """The error for a cut stream; None after a complete reply (only usage may be lost)."""
         if self._call.acc.complete:
-            return
+            return None
         if isinstance(exc, httpx.RemoteProtocolError):  # the server hung up mid-reply
-            self._fail(
-                IncompleteStreamError(
-                    f"the server closed the stream before the reply was complete ({exc})",
-                    partial_text=self.text,
-                )
+            return IncompleteStreamError(
+                f"the server closed the stream before the reply was complete ({exc})",
+                partial_text=self.text,
             )
-        self._fail(_connection_error(exc, partial_text=self.text))
+        return _connection_error(exc, partial_text=self.text)
 
     def _fail(self, err: QolabaError) -> None:
+        if isinstance(err, StreamError) and not err.partial_text:
+            err.partial_text = self.text  # nothing received is lost
         self._error = err
         self._call.fail(err)
-        raise err
+        # Without the frames it was first raised in: their locals hold the server's raw bytes.
+        raise err.with_traceback(None)
 
     def _finish(self) -> None:
         self._call.acc.check_complete()
@@ -482,25 +658,35 @@ class ChatStream(_StreamBase):
 
     def _iter_chunks(self) -> Generator[ChatChunk, None, None]:
         try:
-            if _is_json(self._response):
-                self._response.read()
-                yield self._take_json()
-            else:
-                decoder = SSEDecoder()
-                for data in self._response.iter_bytes():
-                    for event in decoder.feed(data):
-                        if (chunk := self._on_event(event)) is not None:
-                            yield chunk
-            self._finish()
-        except httpx.TransportError as exc:
-            self._on_transport_error(exc)
-            self._finish()
-        except (StreamError, IncompleteStreamError) as err:
-            self._fail(err)
+            failed: QolabaError | None = None
+            try:
+                if _is_json(self._response):
+                    self._response.read()
+                    yield self._take_json()
+                else:
+                    yield from self._chunks_of(self._response.iter_bytes())
+                self._finish()
+            except httpx.TransportError as exc:
+                failed = self._transport_failure(exc)
+            except (StreamError, IncompleteStreamError) as err:
+                failed = err
+            if failed is not None:  # raised here, not in an except block: no httpx context
+                self._fail(failed)
+            elif self._completion is None:  # cut after a complete reply: nothing lost
+                self._finish()
         finally:
             self._response.close()
             if not self._call.recorded:  # closed early, or interrupted
                 self._call.cancel()
+
+    def _chunks_of(self, reads: Iterator[bytes]) -> Iterator[ChatChunk]:
+        # A frame of its own: the server's bytes (which may echo the key) are never locals of
+        # the frame that raises the stream's error.
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
+        for data in reads:
+            for event in decoder.feed(data):
+                if (chunk := self._on_event(event)) is not None:
+                    yield chunk
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self._chunks
@@ -570,7 +756,7 @@ class Client(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     def _send(
@@ -579,18 +765,20 @@ class Client(_BaseClient):
         """Send with retries; return the first response that is not retried (maybe an error)."""
         attempt = 0
         while True:
+            failed: APIError | None = None
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 delay = self.retry_policy.delay(attempt)
                 if delay is None:
-                    err = _connection_error(exc)
-                    if call is not None:
-                        call.fail(err)
-                    raise err from None
-                log.info(
-                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
-                )
+                    failed = self._connection_failure(exc, call)
+                else:
+                    log.info(
+                        "retrying %s after %s (in %.2fs)",
+                        request.url.path,
+                        type(exc).__name__,
+                        delay,
+                    )
             else:
                 if response.status_code < 400:
                     return response
@@ -607,12 +795,15 @@ class Client(_BaseClient):
                     response.status_code,
                     delay,
                 )
+            if failed is not None:
+                raise failed  # outside the except block: no __context__ holding the request
+            assert delay is not None
             attempt += 1
             if call is not None:
                 call.retries = attempt
             _sleep(delay)
 
-    def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+    def _open(self, call: _Call, headers: httpx.Headers, stream: bool) -> httpx.Response:
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )
@@ -621,11 +812,20 @@ class Client(_BaseClient):
         except KeyboardInterrupt:  # stopped before the reply began: still one record
             call.cancel()
             raise
+        except BaseException:  # not sent (a replay miss, a transport's bug): nothing to pay
+            call.abandon()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = next(response.iter_bytes(), b"")
+            response.close()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     def chat(
@@ -635,11 +835,39 @@ class Client(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON)."""
+        """Send a chat request and wait for the whole reply (JSON).
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="chat", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="chat",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         response = self._open(call, headers, stream=False)
         return call.succeed(_read_completion(call, response.content, response))
@@ -651,11 +879,39 @@ class Client(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatStream:
-        """Send a streaming chat request; returns once the response headers are in."""
+        """Send a streaming chat request; returns once the response headers are in.
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="stream", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="stream",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         return ChatStream(self._open(call, headers, stream=True), call)
 
@@ -677,23 +933,32 @@ class Client(_BaseClient):
 def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> ChatCompletion:
     """A non-streaming reply; an SSE body (the server ignored stream=false) is read as a stream."""
     if "text/event-stream" in response.headers.get("content-type", ""):
+        failed: QolabaError | None = None
         try:
-            for event in SSEDecoder().feed(content):
-                chunk = call.acc.handle_event(event)
-                if chunk is not None:
-                    call.on_chunk(chunk)
-            call.acc.check_complete()
+            _feed_all(call, content)
         except (StreamError, IncompleteStreamError) as stream_err:
-            call.fail(stream_err)
-            raise
+            failed = stream_err
+        if failed is not None:  # without the frames whose locals hold the server's bytes
+            if isinstance(failed, StreamError) and not failed.partial_text:
+                failed.partial_text = call.acc.text
+            call.fail(failed)
+            raise failed.with_traceback(None)
         return call.stream_completion()
     try:
         payload = response.json()
     except ValueError:
-        err = APIConnectionError("the server answered 200 with a body that is not JSON")
+        err = _not_api_answer(response, content, "JSON", call.client._api_key)
         call.fail(err)
         raise err from None
     return parse_completion(payload, request_id=call.request_id)
+
+
+def _feed_all(call: _Call, content: bytes) -> None:
+    for event in SSEDecoder(call.client.max_event_bytes).feed(content):
+        chunk = call.acc.handle_event(event)
+        if chunk is not None:
+            call.on_chunk(chunk)
+    call.acc.check_complete()
 
 
 # =========================================================================== async (mirrors sync)
@@ -708,25 +973,36 @@ class AsyncChatStream(_StreamBase):
 
     async def _iter_chunks(self) -> AsyncGenerator[ChatChunk, None]:
         try:
-            if _is_json(self._response):
-                await self._response.aread()
-                yield self._take_json()
-            else:
-                decoder = SSEDecoder()
-                async for data in self._response.aiter_bytes():
-                    for event in decoder.feed(data):
-                        if (chunk := self._on_event(event)) is not None:
-                            yield chunk
-            self._finish()
-        except httpx.TransportError as exc:
-            self._on_transport_error(exc)
-            self._finish()
-        except (StreamError, IncompleteStreamError) as err:
-            self._fail(err)
+            failed: QolabaError | None = None
+            try:
+                if _is_json(self._response):
+                    await self._response.aread()
+                    yield self._take_json()
+                else:
+                    async for chunk in self._achunks_of(self._response.aiter_bytes()):
+                        yield chunk
+                self._finish()
+            except httpx.TransportError as exc:
+                failed = self._transport_failure(exc)
+            except (StreamError, IncompleteStreamError) as err:
+                failed = err
+            if failed is not None:  # raised here, not in an except block: no httpx context
+                self._fail(failed)
+            elif self._completion is None:  # cut after a complete reply: nothing lost
+                self._finish()
         finally:
             await self._response.aclose()
             if not self._call.recorded:  # closed early, or the task was cancelled
                 self._call.cancel()
+
+    async def _achunks_of(self, reads: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
+        # A frame of its own: the server's bytes (which may echo the key) are never locals of
+        # the frame that raises the stream's error.
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
+        async for data in reads:
+            for event in decoder.feed(data):
+                if (chunk := self._on_event(event)) is not None:
+                    yield chunk
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self._chunks
@@ -783,9 +1059,11 @@ class AsyncClient(_BaseClient):
         """A new ``AsyncClient`` with the settings of ``client`` (or from the environment).
 
         For code that runs on an event loop but was handed a sync client, or an async one whose
-        connections belong to another loop. The twin has its own connections; close it.
+        connections belong to another loop. The twin has its own connections (close it), and
+        everything else of ``client``: its settings, its ledger and its ``Budget`` object, so
+        ``client.spent_credit`` counts what the twin spends.
         """
-        return cls() if client is None else cls(**client._settings())
+        return cls() if client is None else cls(**client.settings.arguments())
 
     async def list_models(self) -> list[Model]:
         return parse_models(await self._get_json(self._model_paths(None)))
@@ -807,7 +1085,7 @@ class AsyncClient(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     async def _send(
@@ -816,18 +1094,20 @@ class AsyncClient(_BaseClient):
         """Send with retries; return the first response that is not retried (maybe an error)."""
         attempt = 0
         while True:
+            failed: APIError | None = None
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 delay = self.retry_policy.delay(attempt)
                 if delay is None:
-                    err = _connection_error(exc)
-                    if call is not None:
-                        call.fail(err)
-                    raise err from None
-                log.info(
-                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
-                )
+                    failed = self._connection_failure(exc, call)
+                else:
+                    log.info(
+                        "retrying %s after %s (in %.2fs)",
+                        request.url.path,
+                        type(exc).__name__,
+                        delay,
+                    )
             else:
                 if response.status_code < 400:
                     return response
@@ -844,12 +1124,15 @@ class AsyncClient(_BaseClient):
                     response.status_code,
                     delay,
                 )
+            if failed is not None:
+                raise failed  # outside the except block: no __context__ holding the request
+            assert delay is not None
             attempt += 1
             if call is not None:
                 call.retries = attempt
             await _asleep(delay)
 
-    async def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+    async def _open(self, call: _Call, headers: httpx.Headers, stream: bool) -> httpx.Response:
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )
@@ -858,11 +1141,20 @@ class AsyncClient(_BaseClient):
         except (asyncio.CancelledError, KeyboardInterrupt):  # stopped before the reply began
             call.cancel()
             raise
+        except BaseException:  # not sent (a replay miss, a transport's bug): nothing to pay
+            call.abandon()
+            raise
         call.on_response(response)
         if response.status_code >= 400:
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = await anext(response.aiter_bytes(), b"")
+            await response.aclose()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     async def chat(
@@ -872,11 +1164,39 @@ class AsyncClient(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON)."""
+        """Send a chat request and wait for the whole reply (JSON).
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="chat", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="chat",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         response = await self._open(call, headers, stream=False)
         return call.succeed(_read_completion(call, response.content, response))
@@ -888,11 +1208,39 @@ class AsyncClient(_BaseClient):
         model: str,
         tag: str | None = None,
         run_id: str | None = None,
+        reserve_credits: float | None = None,
         **params: Any,
     ) -> AsyncChatStream:
-        """Send a streaming chat request; returns once the response headers are in."""
+        """Send a streaming chat request; returns once the response headers are in.
+
+        Parameters
+        ----------
+        messages
+            A string (one user message) or OpenAI-style message dicts.
+        model
+            The model id.
+        tag, run_id
+            Recorded in the ledger with the call (``tag`` defaults to the client's).
+        reserve_credits
+            Credits set aside for this call before it is sent (default: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
+        **params
+            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+
+        Raises
+        ------
+        BudgetExceededError
+            The reservation does not fit in the client's or the ledger's budget; nothing
+            was sent.
+        """
         call, headers = self._start_call(
-            messages, model, params, kind="stream", tag=tag, run_id=run_id
+            messages,
+            model,
+            params,
+            kind="stream",
+            tag=tag,
+            run_id=run_id,
+            reserve_credits=reserve_credits,
         )
         return AsyncChatStream(await self._open(call, headers, stream=True), call)
 

@@ -5,9 +5,10 @@ plain code, and also works inside a running loop (a notebook) by running on a wo
 a loop of its own. A failed cell becomes a row with its error: one bad model never throws away
 the other results.
 
-Rate limits: at most ``concurrency`` requests are in flight. A 429 halves that limit and the cell
-waits the server's ``Retry-After`` before trying again; every run of successes as long as the
-limit grows it back by one, up to ``concurrency``.
+Rate limits: at most ``concurrency`` requests are in flight. The client's one retry policy retries
+a 429 (honouring ``Retry-After`` up to its cap); a 429 that still reaches a cell halves the limit
+and the cell becomes an error row. Every run of successes as long as the limit grows it back by
+one, up to ``concurrency``.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ import asyncio
 import concurrent.futures
 import math
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ._client import AsyncClient, Client
-from ._exceptions import (
-    APIConnectionError,
-    IncompleteStreamError,
-    QolabaError,
-    RateLimitError,
-)
+from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
+from ._record import status_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +32,8 @@ if TYPE_CHECKING:
     from .ledger import UsageLedger
 
 __all__ = ["COLUMNS", "AdaptiveLimit", "CompareCell", "acompare", "compare", "estimate"]
+
+_T = TypeVar("_T")
 
 COLUMNS = [
     "prompt",
@@ -78,6 +77,10 @@ class CompareCell:
     def row(self) -> dict[str, Any]:
         data = asdict(self)
         return {name: data[name] for name in COLUMNS}
+
+    def values(self) -> tuple[Any, ...]:
+        """The cell's row: its values in ``COLUMNS`` order."""
+        return tuple(getattr(self, name) for name in COLUMNS)
 
 
 class AdaptiveLimit:
@@ -135,14 +138,6 @@ def _label(messages: list[dict[str, Any]]) -> str:
     return content_text((users or messages)[-1].get("content"))
 
 
-def _status_of(err: QolabaError) -> str:
-    if isinstance(err, IncompleteStreamError):
-        return "truncated"
-    if isinstance(err, APIConnectionError):
-        return "connection_error"
-    return "api_error"
-
-
 async def _run_cell(
     client: AsyncClient,
     cell: CompareCell,
@@ -150,43 +145,31 @@ async def _run_cell(
     params: dict[str, Any],
     tag: str | None,
     notify: Callable[[CompareCell], None],
-    rate_limit_retries: int,
 ) -> None:
-    waits = 0
-    while True:
-        retry_in: float | None = None
-        async with limit:
-            try:
-                stream = await client.stream(
-                    cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
-                )
-                async with stream:
-                    cell.status = "streaming"
-                    async for chunk in stream:
-                        if chunk.delta:
-                            cell.delta, cell.text = chunk.delta, stream.text
-                            notify(cell)
-                    reply = await stream.completion()
-            except RateLimitError as err:
+    async with limit:
+        try:
+            stream = await client.stream(
+                cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
+            )
+            async with stream:
+                cell.status = "streaming"
+                async for chunk in stream:
+                    if chunk.delta:
+                        cell.delta, cell.text = chunk.delta, stream.text
+                        notify(cell)
+                reply = await stream.completion()
+        except QolabaError as err:
+            if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
-                waits += 1
-                if waits > rate_limit_retries:
-                    cell.status, cell.error = "api_error", f"{type(err).__name__}: {err}"
-                else:
-                    retry_in = err.retry_after if err.retry_after is not None else 2.0**waits
-            except QolabaError as err:
-                cell.status, cell.error = _status_of(err), f"{type(err).__name__}: {err}"
-                cell.text = getattr(err, "partial_text", None) or ""
-            else:
-                limit.succeeded()
-                cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
-                cell.credit, cell.cost = reply.credit, reply.cost
-                cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
-                if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
-                    cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
-        if retry_in is None:
-            break
-        await asyncio.sleep(retry_in)  # outside the limit: waiting holds no slot
+            cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
+            cell.text = getattr(err, "partial_text", None) or ""
+        else:
+            limit.succeeded()
+            cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
+            cell.credit, cell.cost = reply.credit, reply.cost
+            cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
+            if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
+                cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
     cell.delta, cell.done = "", True
     notify(cell)
 
@@ -200,74 +183,210 @@ async def acompare(
     concurrency: int = 4,
     tag: str | None = None,
     run_id: str | None = None,
+    resume: str | None = None,
     progress: bool = True,
     on_update: Callable[[CompareCell], None] | None = None,
-    rate_limit_retries: int = 3,
+    stop: asyncio.Event | None = None,
+    judge: str | Mapping[str, Any] | None = None,
     **params: Any,
 ) -> pd.DataFrame:
     """Run every prompt on every model (``repeats`` times each), streamed, concurrently.
 
-    Returns one row per (prompt, model, repeat) with the columns in ``COLUMNS``. Sampling
-    parameters (``temperature=...``) go to every call. All calls share one ``run_id``, which is
-    also recorded in the ledger.
+    Returns one row per (prompt, model, repeat) with the columns in ``COLUMNS``, in the order
+    prompts x models x repeats. Every finished cell (its text included) is kept in the client's
+    ledger under the run id, so an interrupted run can be finished with ``resume=``.
 
-    Example::
+    Parameters
+    ----------
+    prompts : str, list of str or message lists, or a pandas Series
+        The prompts; one conversation may be given as a list of message dicts.
+    models : sequence of str
+        Model ids, each sent every prompt.
+    client : Client, AsyncClient or None, optional
+        The client (a ``Client`` is twinned); None: one from the environment.
+    repeats : int, default 1
+        How many times each (prompt, model) is sent.
+    concurrency : int, default 4
+        At most this many requests in flight (halved on a rate limit, grown back after).
+    tag : str or None, optional
+        Ledger tag of every call.
+    run_id : str or None, optional
+        Id of the run, shared by every call; default a new ``run-...`` id.
+    resume : str or None, optional
+        The id of an earlier run of the same prompts and models: only the cells it has not
+        finished with status "ok" are sent; the others come from the ledger. The frame is the
+        one an uninterrupted run would have given.
+    progress : bool, default True
+        A progress bar with the running credit total and the estimate of what is left.
+    on_update : callable or None, optional
+        Called with a ``CompareCell`` on every text delta and once when the cell is done.
+    stop : asyncio.Event or None, optional
+        Set it to stop the run: cells in flight are cut (their partial text kept), cells not
+        sent yet are not sent; both become rows with status "cancelled".
+    judge : str, mapping or None, optional
+        Score the replies when the run is done: a judge model id, or the keywords of
+        ``qolaba_nb.judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
+    **params
+        Sampling parameters (``temperature=...``) sent with every call.
 
-        df = await acompare(["Name three rivers."], ["openai/gpt-4o", "google/gemini-2.5-flash"])
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell; ``frame.attrs`` holds ``run_id`` and ``total_credit``.
+
+    Examples
+    --------
+    >>> df = await acompare(["Name three rivers."], ["openai/gpt-4o", "sim/echo"])  # doctest: +SKIP
     """
     import pandas as pd
 
     if isinstance(models, str):
         models = [models]
+    models = list(models)
     if not models:
         raise ValueError("no models given")
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
-    messages = _prompt_list(prompts)
-    run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
-    cells = [
-        CompareCell(i, _label(m), m, model, r, run_id)
-        for i, m in enumerate(messages)
-        for model in models
-        for r in range(repeats)
-    ]
+    if resume is not None and run_id is not None and run_id != resume:
+        raise ValueError("give run_id or resume, not two different ids")
+    conversations = _prompt_list(prompts)
+    labels = [_label(m) for m in conversations]
+    run_id = resume or run_id or f"run-{uuid.uuid4().hex[:12]}"
+    per_prompt = len(models) * repeats
+    total = len(conversations) * per_prompt
     own = client is None or isinstance(client, Client)
     aclient = AsyncClient.twin(client) if own else client
     assert isinstance(aclient, AsyncClient)
-    bar = _progress_bar(len(cells)) if progress else None
+    store = _cell_store(aclient)
+
+    # One row (a tuple of COLUMNS) per cell, nothing else kept per cell: the CompareCell of a
+    # cell lives only while it runs.
+    rows: list[tuple[Any, ...] | None] = [None] * total
+    if resume is not None:
+        if store is None:
+            raise ValueError("resume= needs a client with a UsageLedger")
+        for index, row in store.finished_cells(run_id).items():
+            if index >= total or row[0] != labels[index // per_prompt]:
+                raise ValueError(
+                    f"run {run_id!r} does not match these prompts and models (cell {index})"
+                )
+            if row[1] != models[index // repeats % len(models)]:
+                raise ValueError(f"run {run_id!r} does not match these models (cell {index})")
+            rows[index] = row
+    todo = [i for i, row in enumerate(rows) if row is None]
+    tally = _Tally(len(todo), [r[4] for r in rows if r is not None and r[4] is not None])
+    bar = _progress_bar(total, total - len(todo)) if progress else None
 
     def notify(cell: CompareCell) -> None:
-        if cell.done and bar is not None:
-            bar.update(1)
+        if cell.done:
+            tally.add(cell.credit)
+            if bar is not None:
+                bar.set_postfix_str(tally.text(), refresh=False)
+                bar.update(1)
         if on_update is not None:
             on_update(cell)
 
     limit = AdaptiveLimit(concurrency)
+    pending = iter(todo)
+    stopped = stop if stop is not None else asyncio.Event()
+
+    async def worker() -> None:
+        for index in pending:
+            p, rest = divmod(index, per_prompt)
+            cell = CompareCell(
+                p, labels[p], conversations[p], models[rest // repeats], rest % repeats, run_id
+            )
+            if stopped.is_set():
+                cell.status, cell.error = "cancelled", "stopped before it was sent"
+            else:
+                try:
+                    await _run_cell(aclient, cell, limit, params, tag, notify)
+                except asyncio.CancelledError:
+                    if not stopped.is_set():
+                        raise
+                    cell.status, cell.error = "cancelled", "stopped"
+                    cell.delta, cell.done = "", True
+                    notify(cell)
+            rows[index] = cell.values()
+            if store is not None and cell.status == "ok":
+                store.save_cell(run_id, index, rows[index])
+
+    async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:
+        await stopped.wait()
+        for task in tasks:
+            task.cancel()
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(todo)))]
+    watcher = asyncio.ensure_future(watch_stop(workers))
     try:
-        await asyncio.gather(
-            *(_run_cell(aclient, c, limit, params, tag, notify, rate_limit_retries) for c in cells)
-        )
+        # A worker stopped mid-cell goes on through the cells left, marking them not sent.
+        await asyncio.gather(*workers)
     finally:
+        watcher.cancel()
+        for task in workers:
+            task.cancel()
         if bar is not None:
             bar.close()
-        if own:
+        if own and judge is None:
             await aclient.aclose()
-    frame = pd.DataFrame([c.row() for c in cells], columns=COLUMNS)
-    return frame.astype(
-        {
-            "credit": "float64",
-            "cost": "float64",
-            "latency_s": "float64",
-            "ttft_s": "float64",
-            "chars_per_s": "float64",
-        }
-    )
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype(_FLOATS)
+    frame.attrs["run_id"] = run_id
+    frame.attrs["total_credit"] = float(frame["credit"].sum())
+    if judge is not None:
+        from .judge import ajudge
+
+        spec = {"model": judge} if isinstance(judge, str) else dict(judge)
+        try:
+            frame = await ajudge(frame, client=aclient, tag=spec.pop("tag", None) or tag, **spec)
+        finally:
+            if own:
+                await aclient.aclose()
+    return frame
 
 
-def _progress_bar(total: int) -> Any:
+_FLOATS: Final = {
+    "credit": "float64",
+    "cost": "float64",
+    "latency_s": "float64",
+    "ttft_s": "float64",
+    "chars_per_s": "float64",
+}
+
+
+class _Tally:
+    """Running credit total of a run, and the estimate of what is left (mean so far x left)."""
+
+    def __init__(self, left: int, known: list[float]) -> None:
+        self.left = left
+        self.spent = 0.0
+        self.priced = 0
+        self.earlier = sum(known)
+
+    def add(self, credit: float | None) -> None:
+        self.left -= 1
+        if credit is not None:
+            self.spent += credit
+            self.priced += 1
+
+    def text(self) -> str:
+        spent = self.earlier + self.spent
+        if not self.priced:
+            return f"{spent:.4g} credits"
+        return f"{spent:.4g} credits, ~{self.spent / self.priced * self.left:.4g} left"
+
+
+def _cell_store(client: AsyncClient) -> Any:
+    """Where finished cells are kept: the client's UsageLedger (None for another ledger)."""
+    from .ledger import UsageLedger
+
+    ledger = client.ledger
+    return ledger if isinstance(ledger, UsageLedger) and hasattr(ledger, "save_cell") else None
+
+
+def _progress_bar(total: int, done: int = 0) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="compare", unit="call")
+    return tqdm(total=total, initial=done, desc="compare", unit="call")
 
 
 def compare(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
@@ -276,24 +395,33 @@ def compare(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
     Inside a running event loop (a notebook cell) the comparison runs on a worker thread with
     a loop of its own, never ``asyncio.run()`` on the kernel's loop; an ``AsyncClient`` given
     is then replaced by a twin with the same settings, since its connections belong to the
-    other loop.
+    other loop. The keywords are those of ``acompare``.
     """
+    return run_sync(acompare, prompts, models, **kwargs)
+
+
+def run_sync(func: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any) -> _T:
+    """Run the coroutine function ``func`` to completion from plain code or a notebook cell."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(acompare(prompts, models, **kwargs))
+        return asyncio.run(_call(func, *args, **kwargs))
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qolaba-compare") as pool:
-        return pool.submit(asyncio.run, _acompare_on_own_loop(prompts, models, **kwargs)).result()
+        return pool.submit(asyncio.run, _on_own_loop(func, *args, **kwargs)).result()
 
 
-async def _acompare_on_own_loop(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
-    """``acompare`` on a new loop: a given ``AsyncClient`` belongs to another loop, so a twin
+async def _call(func: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any) -> _T:
+    return await func(*args, **kwargs)
+
+
+async def _on_own_loop(func: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any) -> _T:
+    """``func`` on a new loop: a given ``AsyncClient`` belongs to another loop, so a twin
     with its settings does the work (and is closed here)."""
     client = kwargs.get("client")
     if not isinstance(client, AsyncClient):
-        return await acompare(prompts, models, **kwargs)
+        return await func(*args, **kwargs)
     async with AsyncClient.twin(client) as twin:
-        return await acompare(prompts, models, **{**kwargs, "client": twin})
+        return await func(*args, **{**kwargs, "client": twin})
 
 
 def estimate(

@@ -29,6 +29,13 @@ def test_errors_are_re_exported_from_the_errors_module() -> None:
             assert getattr(q, name) is getattr(_exceptions, name)
 
 
+def test_call_record_is_public_for_writing_ledger_rows() -> None:
+    from qolaba_nb._record import CallRecord
+
+    assert q.CallRecord is CallRecord
+    assert "CallRecord" in q.__all__
+
+
 def test_import_is_light() -> None:
     code = "import sys, json, qolaba_nb; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import _text
+from . import _judge, _text
 from ._catalogue import MODELS, MODELS_BY_ID, SimModel, model_card
 
 DEFAULT_API_KEY = "qsim-local-key"  # not a secret: the simulator only listens on loopback
@@ -478,7 +478,11 @@ def build_answer(chat: ChatRequest, knobs: Knobs) -> Answer:
         pieces = [arguments[i : i + 8] for i in range(0, len(arguments), 8)]
         return Answer(None, pieces, "tool_calls", credit, cost, call, _usage(model, credit, cost))
 
-    full = _text.answer_text(model, chat.messages, chat.sampling)
+    full = None
+    if model.behaviour in ("normal", "flaky", "slow"):
+        full = _judge.verdict(chat.messages)  # a judge prompt gets a parseable verdict
+    if full is None:
+        full = _text.answer_text(model, chat.messages, chat.sampling)
     if knobs.chunks is not None:
         chunks = _text.fixed_chunks(full, knobs.chunks)
         full = "".join(chunks)

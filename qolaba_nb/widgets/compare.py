@@ -10,6 +10,7 @@ too); its ``on_update`` callback feeds each column's transcript as the text arri
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import string
@@ -23,8 +24,10 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
 from .._render import escape_html
+from .._votes import Choice, Vote
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
+from ._meter import BudgetMeter, estimate_text
 from ._schedule import has_running_loop, home, schedule
 from ._transcript import LiveReply, Transcript
 
@@ -35,10 +38,17 @@ if TYPE_CHECKING:
 
 __all__ = ["ComparePanel"]
 
+#: The columns a panel adds to the comparison frame.
+VOTE_COLUMNS = ["label", "vote", "rank", "choice"]
 MIN_MODELS = 2
 MAX_MODELS = 6
 _DEFAULT_MODELS = ("openai/gpt-4o-mini", DEFAULT_MODEL)
 _CELL = ' style="padding:2px 10px;text-align:left;border-bottom:1px solid #ddd"'
+_HIDDEN_STATS = (
+    '<div style="font-size:0.85em;color:#777">credits, cost and speed: shown after your vote</div>'
+)
+#: How to pick several models in the picker (a SelectMultiple).
+PICK_HINT = "Ctrl+click (⌘+click on a Mac) to pick several models, Shift+click for a range."
 
 
 def _fmt(value: Any, spec: str, unit: str = "") -> str:
@@ -51,14 +61,18 @@ def _fmt(value: Any, spec: str, unit: str = "") -> str:
 class _Column:
     """One model's column: a title, its transcript, its numbers and a vote button."""
 
-    def __init__(self, model: str, label: str, on_vote: Callable[[str], None]) -> None:
+    def __init__(self, model: str, label: str, on_pick: Callable[[str], None]) -> None:
         self.model = model
         self.label = label
-        self.title = w.HTML(self._title(revealed=False))
+        self.blind = False
+        self.revealed = False
+        self.failed = False
+        self.title = w.HTML(self._title())
         self.transcript = Transcript()
         self.stats = w.HTML()
-        self.vote_button = w.Button(description="Vote: better", icon="thumbs-up", disabled=True)
-        self.vote_button.on_click(home(lambda _b: on_vote(self.model)))
+        self._stats_html = ""
+        self.vote_button = w.Button(description=_better(label), icon="thumbs-up", disabled=True)
+        self.vote_button.on_click(home(lambda _b: on_pick(self.model)))
         self.live: LiveReply | None = None
         self.box = w.VBox(
             [self.title, self.transcript, self.stats, self.vote_button],
@@ -66,25 +80,31 @@ class _Column:
         )
         self.box.add_class("qnb-compare-column")
 
-    def _title(self, *, revealed: bool) -> str:
-        hidden = not revealed or self.label == self.model
+    def _title(self) -> str:
+        hidden = not self.revealed or self.label == self.model
         name = self.label if hidden else f"{self.label} = {self.model}"
         return f'<div style="font-weight:600">{escape_html(name)}</div>'
 
-    def relabel(self, label: str) -> None:
+    def relabel(self, label: str, *, blind: bool) -> None:
         """Ready for a new run under ``label``: name hidden again (blind), vote reset."""
         self.label = label
-        self.title.value = self._title(revealed=False)
-        self.vote_button.description = "Vote: better"
+        self.blind = blind
+        self.revealed = not blind
+        self.failed = False
+        self.title.value = self._title()
+        self.vote_button.description = _better(label)
         self.vote_button.button_style = ""
         self.vote_button.disabled = True
 
     def reveal(self) -> None:
-        self.title.value = self._title(revealed=True)
+        self.revealed = True
+        self.title.value = self._title()
+        self.stats.value = self._stats_html
 
     def start(self) -> None:
         self.transcript.clear()
         self.stats.value = ""
+        self._stats_html = ""
         self.live = self.transcript.start(self.label)
 
     def update(self, cell: CompareCell) -> None:
@@ -94,6 +114,7 @@ class _Column:
             self.live.append(cell.delta)
             return
         live, self.live = self.live, None
+        self.failed = cell.status != "ok"
         if cell.status == "ok":
             live.finish(meta=f"finish: {cell.finish_reason}", status="ok", text=cell.text)
         else:
@@ -101,13 +122,23 @@ class _Column:
                 live.finish(status="error", text=cell.text)
             else:
                 live.drop()
-            self.transcript.add_card("Failed", cell.error or cell.status)
-        self.stats.value = (
+            refused = (cell.error or "").startswith("BudgetExceededError")
+            title = "Not sent: over budget" if refused else "Failed"
+            self.transcript.add_card(
+                "Stopped" if cell.status == "cancelled" else title, cell.error or cell.status
+            )
+        self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
             f"{_fmt(cell.credit, 'g', ' credits')} · ${_fmt(cell.cost, '.6f')} · "
             f"{_fmt(cell.latency_s, '.2f', ' s')} · TTFT {_fmt(cell.ttft_s, '.2f', ' s')} · "
             f"{_fmt(cell.chars_per_s, '.0f', ' chars/s')}</div>"
         )
+        # Blind: credits, cost and speed tell the models apart, so they wait for the vote.
+        self.stats.value = self._stats_html if self.revealed else _HIDDEN_STATS
+
+
+def _better(label: str) -> str:
+    return f"{label.removeprefix('Model ')} better"
 
 
 class ComparePanel(w.VBox):  # type: ignore[misc]
@@ -115,14 +146,18 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     Parameters
     ----------
-    models
+    models : sequence of str or None, optional
         The models to start with (2 to 6); the picker offers every model of the API.
-    client
+    client : Client, AsyncClient or None, optional
         As for ``ChatPanel``: an ``AsyncClient``, a ``Client`` (twinned), or None (env).
-    blind
-        Hide the model names ("Model A", "Model B", ... in a shuffled order) until a vote.
-    tag
-        Ledger tag of the calls.
+    blind : bool, default False
+        Hide the model names ("Model A", "Model B", ... in a shuffled order), and the
+        credits, cost and speed that would give them away, until a vote. Every view (the
+        columns, the summary, the frame ``run`` returns) is in the order of the labels.
+    tag : str or None, optional
+        Ledger tag of the calls (and of the votes).
+    seed : int or None, optional
+        Seed of the blind shuffle (tests, reproducible demos); None: unpredictable.
     **params
         Sampling parameters sent with every call (``temperature=0.2``, ...).
     """
@@ -134,6 +169,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         *,
         blind: bool = False,
         tag: str | None = None,
+        seed: int | None = None,
         **params: Any,
     ) -> None:
         build_chat_body("x", model="m", stream=True, params=params)  # bad params fail here
@@ -141,22 +177,41 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.blind = blind
         self.tag = tag
         self.params = params
+        self._rng = random.Random(seed)
         self._runs: list[pd.DataFrame] = []
         self._columns: dict[str, _Column] = {}
+        self._order: list[str] = []
         self._busy = False
         self._voted = False
+        self._stop: asyncio.Event | None = None
+        self._ranking: list[str] = []
+        self.votes: list[Vote] = []
         self.last_prompt: str | None = None
 
         start = list(models or _DEFAULT_MODELS)
         self.model_picker = w.SelectMultiple(
             options=start, value=start, rows=6, description="models", layout=w.Layout(width="380px")
         )
+        self.model_hint = w.HTML(
+            '<div class="qnb-plain" style="font-size:0.85em;color:#555">'
+            f"{escape_html(PICK_HINT)}</div>"
+        )
         self.model_note = w.HTML()
         self.prompt = PromptInput(placeholder="Prompt: Enter sends to every model at once")
         self.send_button = w.Button(
             description="Send to all", button_style="primary", icon="paper-plane"
         )
+        self.stop_button = w.Button(description="Stop", icon="stop", disabled=True)
+        self.tie_button = w.Button(description="Tie", icon="equals", disabled=True)
+        self.bad_button = w.Button(description="Both bad", icon="thumbs-down", disabled=True)
+        self.rank_button = w.ToggleButton(
+            description="Rank them", icon="list-ol", disabled=True, value=False
+        )
+        self.vote_bar = w.HBox([self.tie_button, self.bad_button, self.rank_button])
+        self.vote_bar.add_class("qnb-vote-bar")
         self.prompt_shown = w.HTML()
+        self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
+        self.estimate_line = w.HTML()  # what "Send to all" will cost, from the ledger
         self.columns_box = w.HBox(layout=w.Layout(width="100%", align_items="flex-start"))
         self.summary = w.HTML()
         self.status = w.HTML()
@@ -166,15 +221,23 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.send_button.on_click(
             home(lambda _b: self._submit(self.prompt.value, from_button=True))
         )
+        self.stop_button.on_click(home(lambda _b: self.stop()))
+        self.tie_button.on_click(home(lambda _b: self.vote("tie")))
+        self.bad_button.on_click(home(lambda _b: self.vote("both bad")))
+        self.rank_button.observe(home(lambda _c: self._rank_mode()), names="value")
         self.model_picker.observe(home(lambda _c: self._models_changed()), names="value")
         super().__init__(
             [
-                w.HTML('<div style="font-weight:600">Qolaba compare</div>'),
-                w.HBox([self.model_picker, self.model_note]),
+                w.HBox(
+                    [w.HTML('<div style="font-weight:600">Qolaba compare</div>'), self.meter],
+                    layout=w.Layout(align_items="center", grid_gap="12px"),
+                ),
+                w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])]),
                 self.prompt,
-                self.send_button,
+                w.HBox([self.send_button, self.stop_button, self.estimate_line]),
                 self.prompt_shown,
                 self.columns_box,
+                self.vote_bar,
                 self.summary,
                 self.status,
             ],
@@ -203,17 +266,22 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     @property
     def columns(self) -> list[_Column]:
+        """The columns in the order shown (blind: the shuffled order of the labels)."""
         return [self._columns[m] for m in self._order]
 
     @property
     def results(self) -> pd.DataFrame:
-        """Every run of this panel, one row per model, with the ``vote`` column."""
+        """Every run of this panel, one row per model, with the vote columns.
+
+        Rows are in the order shown; a blind run not voted on yet has its labels in the
+        ``model`` column.
+        """
         import pandas as pd
 
         from ..comparison import COLUMNS
 
         if not self._runs:
-            return pd.DataFrame(columns=[*COLUMNS, "vote"])
+            return pd.DataFrame(columns=[*COLUMNS, *VOTE_COLUMNS])
         return pd.concat(self._runs, ignore_index=True)
 
     async def load_models(self) -> None:
@@ -231,7 +299,20 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.model_picker.value = tuple(chosen)
 
     async def run(self, prompt: str) -> pd.DataFrame:
-        """Send ``prompt`` to every chosen model at once; the ``acompare`` frame plus ``vote``."""
+        """Send ``prompt`` to every chosen model at once.
+
+        Parameters
+        ----------
+        prompt : str
+            The prompt, sent to every model of the picker.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The ``acompare`` frame plus ``label``, ``vote``, ``rank`` and ``choice``, one row
+            per column in the order shown. Blind, the ``model`` column holds the labels until
+            the vote, which fills in the models (in this same frame).
+        """
         import pandas as pd
 
         from ..comparison import acompare
@@ -245,6 +326,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise RuntimeError("a comparison is still running")
         self._busy = True
         self._voted = False
+        self._ranking = []
+        self._stop = asyncio.Event()
         self._update_controls()
         self.last_prompt = prompt
         self.prompt_shown.value = (
@@ -256,16 +339,18 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             column.start()
         self.summary.value = ""
         self._set_status("")
+        order = list(self._order)
         try:
             frame = await acompare(
                 [prompt],
-                models,
+                order,  # the order shown: the frame's rows follow the labels
                 client=self.client,
-                concurrency=len(models),
+                concurrency=len(order),
                 tag=self.tag,
                 run_id=f"cmp-{uuid.uuid4().hex[:12]}",
                 progress=False,
                 on_update=self._on_update,
+                stop=self._stop,
                 **self.params,
             )
         except Exception as err:
@@ -278,49 +363,156 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise
         finally:
             self._busy = False
+            self._stop = None
             self._update_controls()
+            self._update_budget()
+        labels = [self._columns[m].label for m in order]
+        frame["label"] = labels
+        if self.blind:
+            frame["model"] = labels  # the names wait for the vote
         frame["vote"] = pd.array([pd.NA] * len(frame), dtype="boolean")
+        frame["rank"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame["choice"] = pd.array([pd.NA] * len(frame), dtype="string")
         self._runs.append(frame)
-        for column in self.columns:
-            column.vote_button.disabled = False
+        self._update_controls()
         self._update_summary()
         return frame
 
-    def vote(self, choice: str | int) -> None:
-        """Vote for the better answer of the last run: a model id, a label or a column index.
+    def stop(self) -> None:
+        """Stop every column of the run in flight; what arrived is kept, marked "cancelled"."""
+        if self._stop is not None:
+            self._stop.set()
+            self._set_status("Stopping every column…")
 
-        The ``vote`` column of the last run becomes True for that model, False for the
-        others; blind labels are revealed.
+    def vote(self, choice: str | int | Sequence[str | int]) -> Vote:
+        """Vote on the last run's replies; blind names and numbers are revealed.
+
+        Parameters
+        ----------
+        choice : str, int or sequence
+            The best reply (a label such as ``"Model A"`` or ``"A"``, a model id, or a
+            column index), ``"tie"``, ``"both bad"``, or a ranking: a list of those, best
+            first. A failed reply cannot be chosen or ranked.
+
+        Returns
+        -------
+        Vote
+            The vote, also kept in ``votes`` and, when the client's ledger keeps votes,
+            stored there.
         """
         if not self._runs:
             raise ValueError("nothing to vote on yet: run a prompt first")
+        if self._voted:
+            raise ValueError("the last run has its vote already: run a prompt again")
         columns = self.columns
-        if isinstance(choice, int):
-            model = columns[choice].model
+        eligible = tuple(c.model for c in columns if not c.failed)
+        kind: Choice
+        ranking: tuple[str, ...]
+        if isinstance(choice, str) and choice.lower() in ("tie", "both bad", "both_bad"):
+            kind, ranking = ("tie" if choice.lower() == "tie" else "both bad"), ()
+        elif isinstance(choice, (str, int)):
+            kind, ranking = "better", (self._resolve(choice),)
         else:
-            by_label = {c.label: c.model for c in columns}
-            model = by_label.get(choice, choice)
+            kind, ranking = "rank", tuple(self._resolve(c) for c in choice)
+        for model in ranking:
+            if model not in eligible:
+                raise ValueError(
+                    f"{self._columns[model].label} failed, so it cannot win or be ranked"
+                )
         frame = self._runs[-1]
-        if model not in set(frame["model"]):
-            raise ValueError(f"{choice!r} is not a model or label of the last run")
-        frame["vote"] = (frame["model"] == model).astype("boolean")
+        vote = Vote(
+            run_id=str(frame["run_id"].iloc[0]),
+            prompt=str(frame["prompt"].iloc[0]),
+            models=tuple(c.model for c in columns),
+            labels=tuple(c.label for c in columns),
+            choice=kind,
+            ranking=ranking,
+            eligible=eligible,
+            blind=self.blind,
+            tag=self.tag,
+        )
         self._voted = True
+        frame["model"] = [c.model for c in columns]
+        ranks = [vote.rank_of(c.model) for c in columns]
+        frame["rank"] = pd_array(ranks, "Int64")
+        frame["vote"] = pd_array(
+            [None if r is None else (r == 1 and kind in ("better", "rank")) for r in ranks],
+            "boolean",
+        )
+        frame["choice"] = pd_array([kind] * len(columns), "string")
+        self.votes.append(vote)
+        self._store(vote)
         for column in columns:
             column.reveal()
-            column.vote_button.disabled = True
-            if column.model == model:
-                column.vote_button.description = "Voted better"
+            if column.model in ranking:
+                place = ranking.index(column.model) + 1
+                column.vote_button.description = (
+                    "Voted better" if kind == "better" else f"Ranked {place}"
+                )
                 column.vote_button.button_style = "success"
+        self._update_controls()
         self._update_summary()
+        return vote
 
     # ------------------------------------------------------------------ plumbing
 
+    def _resolve(self, choice: str | int) -> str:
+        columns = self.columns
+        if isinstance(choice, int):
+            return columns[choice].model
+        by_label = {c.label: c.model for c in columns}
+        by_label.update({c.label.removeprefix("Model "): c.model for c in columns})
+        model = by_label.get(choice, choice)
+        if model not in self._columns:
+            raise ValueError(f"{choice!r} is not a model or label of the last run")
+        return model
+
+    def _store(self, vote: Vote) -> None:
+        ledger = self.client.ledger
+        save = getattr(ledger, "record_vote", None)
+        if save is None:
+            return
+        try:
+            save(vote)
+        except Exception as err:  # the vote is kept in self.votes: say so, lose nothing
+            self._set_status(f"The vote is kept here but not in the ledger: {err}", "warn")
+
+    def _pick(self, model: str) -> None:
+        """A column's vote button: the best reply, or the next place when ranking."""
+        if not self.rank_button.value:
+            self.vote(model)
+            return
+        if model not in self._ranking:
+            self._ranking.append(model)
+            column = self._columns[model]
+            column.vote_button.description = f"Ranked {len(self._ranking)}"
+            column.vote_button.disabled = True
+        left = [c.model for c in self.columns if not c.failed and c.model not in self._ranking]
+        if len(left) <= 1:
+            ranking = [*self._ranking, *left]
+            self.rank_button.value = False  # (clears self._ranking)
+            self.vote(ranking)
+
+    def _rank_mode(self) -> None:
+        self._ranking = []
+        self._update_controls()
+
     def _selection_problem(self, models: list[str]) -> str | None:
         if not MIN_MODELS <= len(models) <= MAX_MODELS:
-            return f"Pick {MIN_MODELS} to {MAX_MODELS} models (now {len(models)})."
+            return f"Pick {MIN_MODELS} to {MAX_MODELS} models (now {len(models)}). {PICK_HINT}"
         return None
 
+    def _update_budget(self) -> None:
+        """The meter and the estimate of the next "Send to all", read again."""
+        self.meter.refresh()
+        try:
+            line = estimate_text(self.client, self.models)
+        except Exception as err:  # a ledger that cannot answer must not break the panel
+            line = f"no estimate ({type(err).__name__})"
+        self.estimate_line.value = status_html(f"Estimate: {line}" if line else "")
+
     def _models_changed(self) -> None:
+        self._update_budget()
         problem = self._selection_problem(self.models)
         self.model_note.value = status_html(problem or "", kind="error")
         if not self._busy:
@@ -330,7 +522,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
     def _build_columns(self, models: list[str], *, shuffle: bool) -> None:
         order = list(models)
         if shuffle:
-            random.shuffle(order)  # blind: the position must not give the model away
+            self._rng.shuffle(order)  # blind: the position must not give the model away
         labels = (
             [f"Model {string.ascii_uppercase[i]}" for i in range(len(order))]
             if self.blind
@@ -340,8 +532,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         # deltas of a run are not sent to a view that does not exist yet.
         columns = {}
         for model, label in zip(order, labels, strict=True):
-            column = self._columns.get(model) or _Column(model, label, self.vote)
-            column.relabel(label)
+            column = self._columns.get(model) or _Column(model, label, self._pick)
+            column.relabel(label, blind=self.blind)
             columns[model] = column
         self._order = order
         self._columns = columns
@@ -353,28 +545,26 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             column.update(cell)
 
     def _update_summary(self) -> None:
-        import pandas as pd
-
         frame = self._runs[-1]
-        names = {c.model: c.label for c in self.columns}
-        header = ["model", "status", "credit", "cost ($)", "latency", "TTFT", "chars/s", "chars"]
-        header.append("vote")
+        hide = self.blind and not self._voted
+        header = ["model", "status", "chars"]
+        if not hide:
+            header[2:2] = ["credit", "cost ($)", "latency", "TTFT", "chars/s"]
+            header.append("vote")
         rows = []
-        for row in frame.to_dict(orient="records"):
-            model = str(row["model"])
-            shown = model if (self._voted or not self.blind) else names.get(model, model)
-            vote = row["vote"]
-            cells = [
-                shown,
-                str(row["status"]),
-                _fmt(row["credit"], "g"),
-                _fmt(row["cost"], ".6f"),
-                _fmt(row["latency_s"], ".2f", " s"),
-                _fmt(row["ttft_s"], ".2f", " s"),
-                _fmt(row["chars_per_s"], ".0f"),
-                str(len(row["text"] or "")),
-                "" if pd.isna(vote) else ("✔" if vote else ""),
-            ]
+        for row in frame.to_dict(orient="records"):  # rows in the order shown
+            cells = [str(row["model"] if not hide else row["label"]), str(row["status"])]
+            if not hide:
+                cells += [
+                    _fmt(row["credit"], "g"),
+                    _fmt(row["cost"], ".6f"),
+                    _fmt(row["latency_s"], ".2f", " s"),
+                    _fmt(row["ttft_s"], ".2f", " s"),
+                    _fmt(row["chars_per_s"], ".0f"),
+                ]
+            cells.append(str(len(row["text"] or "")))
+            if not hide:
+                cells.append(_vote_mark(row["choice"], row["rank"]))
             rows.append(
                 "<tr>" + "".join(f"<td{_CELL}>{escape_html(c)}</td>" for c in cells) + "</tr>"
             )
@@ -411,3 +601,32 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     def _update_controls(self) -> None:
         self.send_button.disabled = self._busy or self._selection_problem(self.models) is not None
+        self.stop_button.disabled = not self._busy
+        open_vote = bool(self._runs) and not self._busy and not self._voted
+        ok = [c for c in self.columns if not c.failed]
+        for column in self.columns:
+            column.vote_button.disabled = (
+                not open_vote or column.failed or column.model in self._ranking
+            )
+        self.tie_button.disabled = self.bad_button.disabled = not open_vote or len(ok) < 2
+        self.rank_button.disabled = not open_vote or len(ok) < 3
+
+
+def _vote_mark(choice: Any, rank: Any) -> str:
+    import pandas as pd
+
+    if pd.isna(choice):
+        return ""
+    if choice == "better":
+        return "✔ best" if rank == 1 else ""
+    if choice == "rank":
+        return "" if pd.isna(rank) else f"#{rank}"
+    return str(choice)
+
+
+def pd_array(values: list[Any], dtype: str) -> Any:
+    """A pandas array of a nullable ``dtype``; None becomes NA."""
+    import pandas as pd
+
+    data: list[Any] = [pd.NA if v is None else v for v in values]
+    return pd.array(data, dtype=dtype)  # type: ignore[call-overload]

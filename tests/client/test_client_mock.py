@@ -88,12 +88,14 @@ async def test_chat_returns_text_usage_and_request_id(h: Harness) -> None:
     assert rec.prompt_chars == len("What is the capital of France?") and rec.completion_chars == 6
 
 
-async def test_chat_without_usage_reports_none_not_zero(h: Harness) -> None:
+async def test_chat_without_usage_reports_none_and_books_an_estimate(h: Harness) -> None:
     body = {k: v for k, v in COMPLETION.items() if k != "usage"}
-    client = h.client(lambda r: httpx.Response(200, json=body))
+    client = h.client(lambda r: httpx.Response(200, json=body), reserve_credits=0.3)
     reply = await h.call(client, "chat", "hi", model="m/x")
-    assert reply.usage is None
-    assert h.ledger.records[0].credit is None and h.ledger.records[0].cost is None
+    assert reply.usage is None  # the reply says what the server said: nothing
+    rec = h.ledger.records[0]
+    # The server answered, so it may have charged: the reservation stands in for the credit.
+    assert (rec.credit, rec.credit_source, rec.cost) == (0.3, "estimated", None)
 
 
 async def test_stream_reads_past_done_for_the_usage_event(h: Harness) -> None:
@@ -634,16 +636,20 @@ async def test_get_model_unknown_raises_not_found(h: Harness) -> None:
         await h.call(client, "get_model", "nope/nope")
 
 
-async def test_budget_refuses_the_call_after_it_is_spent(h: Harness) -> None:
+async def test_budget_refuses_the_call_whose_reservation_does_not_fit(h: Harness) -> None:
     sent: list[httpx.Request] = []
     client = h.client(
-        lambda r: sent.append(r) or httpx.Response(200, json=COMPLETION), budget_credits=0.5
+        lambda r: sent.append(r) or httpx.Response(200, json=COMPLETION),
+        budget_credits=0.5,
+        reserve_credits=0.25,
     )
     await h.call(client, "chat", "hi", model="m/x")
     await h.call(client, "chat", "hi", model="m/x")
-    with pytest.raises(q.BudgetExceededError, match=r"0\.5 credits used") as info:
+    with pytest.raises(q.BudgetExceededError, match=r"Client budget of 0\.5 credits: 0\.5 spent"):
         await h.call(client, "chat", "hi", model="m/x")
-    assert info.value.spent == 0.5 and len(sent) == 2
+    assert client.spent_credit == 0.5 and len(sent) == 2
+    # A call that reserves nothing still fits in nothing; the budget is exactly spent.
+    assert client.budget.remaining == 0 and client.budget.reserved == 0
 
 
 async def test_custom_headers_are_sent_but_cannot_replace_the_key(h: Harness) -> None:

@@ -76,7 +76,7 @@ async def test_a_failing_model_is_a_row_with_its_error_and_the_others_come_back(
 ) -> None:
     models = [*MODELS, "sim/upstream-error", "sim/rate-limited", "sim/cut-stream"]
     c = client(sim, ledger, max_retries=0)
-    df = await acompare(["Hello"], models, client=c, progress=False, rate_limit_retries=1)
+    df = await acompare(["Hello"], models, client=c, progress=False)
     by_model = df.set_index("model")
     assert by_model.loc[MODELS, "status"].eq("ok").all()
     assert by_model.loc["sim/upstream-error", "status"] == "api_error"
@@ -165,9 +165,10 @@ async def test_invalid_parameters_fail_every_cell_without_sending(
 async def test_a_spent_budget_stops_the_remaining_cells(
     sim: Simulator, ledger: UsageLedger
 ) -> None:
-    c = client(sim, ledger, budget_credits=0.0001)
+    c = client(sim, ledger, budget_credits=0.1, reserve_credits=0.1)
     df = await acompare(["a", "b", "c"], MODELS[:1], client=c, concurrency=1, progress=False)
     assert list(df["status"]) == ["ok", "api_error", "api_error"]
+    assert 0 < c.spent_credit <= 0.1
     assert df["error"].iloc[1].startswith("BudgetExceededError")
 
 
@@ -190,10 +191,10 @@ def test_adaptive_limit_halves_on_rate_limits_and_grows_back() -> None:
     assert limit.limit == 8
 
 
-async def test_rate_limits_shrink_concurrency_and_honour_retry_after(ledger: UsageLedger) -> None:
-    # a tight per-key limit: 4 requests per second
+async def test_rate_limited_cells_come_back_through_the_client_retries(ledger: UsageLedger) -> None:
+    # a tight per-key limit: 4 requests per second; the client's retry policy waits it out
     with Simulator(speed=0, rate_limit=4, rate_window_s=1.0) as tight:
-        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger, max_retries=0)
+        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger)
         _open.append(c)
         t0 = time.perf_counter()
         df = await acompare(
@@ -224,3 +225,68 @@ def test_estimate_on_an_empty_ledger_says_unknown_and_reads_no_other_ledger(
 ) -> None:
     est = estimate(["a"], MODELS, ledger=ledger)  # an empty ledger is falsy (len 0)
     assert est["calls"].eq(0).all() and est["note"].str.startswith("unknown").all()
+
+
+async def test_stop_cuts_the_cells_in_flight_and_sends_no_more(ledger: UsageLedger) -> None:
+    with Simulator(speed=0, chunk_delay_s=0.02) as slow:
+        c = q.AsyncClient(slow.api_key, slow.base_url, ledger=ledger)
+        _open.append(c)
+        stop = asyncio.Event()
+
+        def on_update(cell: CompareCell) -> None:
+            if len(cell.text) > 20:
+                stop.set()
+
+        df = await acompare(
+            [f"Tell me about river {i}." for i in range(6)],
+            MODELS,
+            client=c,
+            concurrency=2,
+            progress=False,
+            on_update=on_update,
+            stop=stop,
+        )
+        sent = slow.stats.requests
+    assert len(df) == 12 and set(df["status"]) == {"cancelled"}
+    assert sent == 2  # the two in flight; nothing after the stop
+    cut = df[df["text"].str.len() > 0]
+    assert len(cut) >= 1  # the partial text of a cut cell is kept
+    assert (df["error"].str.contains("stopped")).all()
+    assert set(ledger.to_dataframe()["status"]) == {"cancelled"}
+
+
+def test_progress_bar_shows_the_credit_total_and_the_estimate_left(
+    sim: Simulator, ledger: UsageLedger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = q.Client(sim.api_key, sim.base_url, ledger=ledger)
+    df = compare(["a", "b", "c"], MODELS[:1], client=c, concurrency=1, progress=True)
+    c.close()
+    err = capsys.readouterr().err
+    assert "credits, ~" in err and " left" in err
+    assert f"{df['credit'].sum():.4g} credits" in err
+
+
+async def test_no_cell_object_outlives_its_cell(sim: Simulator, ledger: UsageLedger) -> None:
+    import gc
+    import weakref
+
+    seen: dict[int, weakref.ref[CompareCell]] = {}
+    most = 0
+
+    def on_update(cell: CompareCell) -> None:
+        nonlocal most
+        seen.setdefault(id(cell), weakref.ref(cell))
+        if cell.done:
+            gc.collect()
+            most = max(most, sum(r() is not None for r in seen.values()))
+
+    df = await acompare(
+        [f"p{i}" for i in range(60)],
+        MODELS,
+        client=client(sim, ledger),
+        concurrency=3,
+        progress=False,
+        on_update=on_update,
+    )
+    assert len(df) == 120 and set(df["status"]) == {"ok"}
+    assert most <= 3 + 1  # the cells in flight (and the one finishing), never one per cell

@@ -11,6 +11,7 @@ from qolaba_nb import AsyncClient, ValidationError
 from qolaba_nb.comparison import COLUMNS
 from qolaba_nb.ledger import UsageLedger
 from qolaba_nb.widgets import ComparePanel
+from qolaba_nb.widgets.compare import VOTE_COLUMNS
 
 from .conftest import SECRET_KEY, Wire, all_widgets
 
@@ -23,7 +24,7 @@ async def test_run_streams_every_model_and_returns_the_compare_frame(
     panel = ComparePanel(MODELS, client=client)
     frame = await panel.run("Name three rivers.")
 
-    assert list(frame.columns) == [*COLUMNS, "vote"]
+    assert list(frame.columns) == [*COLUMNS, *VOTE_COLUMNS]
     assert list(frame["model"]) == MODELS
     assert list(frame["status"]) == ["ok", "ok", "api_error"]
     assert frame["vote"].isna().all()
