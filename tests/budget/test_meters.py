@@ -11,6 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import qolaba_nb as q
+from qolaba_nb._budget import format_credits
 from qolaba_nb.ledger import UsageLedger
 from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ChatPanel, ComparePanel
@@ -32,10 +33,13 @@ def test_budget_status_names_the_tightest_budget(sim: Simulator) -> None:
     )
     client = q.Client(sim.api_key, sim.base_url, ledger=HoldingLedger(budget=9), budget_credits=5)
     with client:
-        client.chat("Hi", model=CHEAP, reserve_credits=0.1, max_tokens=40)  # 0.066 credits
+        reply = client.chat("Hi", model=CHEAP, reserve_credits=0.1, max_tokens=40)
+    assert reply.credit is not None and 0 < reply.credit <= 0.1
+    left = 5 - reply.credit
     status = q.budget_status(client)
     assert status is not None and status.source == "client budget"
-    assert status.text == "4.934 of 5 credits left" and status.fraction == pytest.approx(0.9868)
+    assert status.text == f"{format_credits(left)} of 5 credits left"
+    assert status.fraction == pytest.approx(left / 5)
 
 
 async def test_a_chat_panel_on_a_budgeted_client_stops_at_the_budget(sim: Simulator) -> None:
@@ -118,10 +122,16 @@ def test_chat_magic_shows_what_is_left_and_the_refusal(shell: Any, sim: Simulato
     )
     shell.user_ns["budgeted"] = client
     out = shown(shell, f"-c budgeted -m {CHEAP} --max-tokens 40", "Hi")
-    assert out.endswith("<sub>budget: 0.084 of 0.15 credits left</sub></div></div>")
+    first = client.spent_credit
+    assert 0 < first <= 0.07
+    left = format_credits(0.15 - first)
+    assert out.endswith(f"<sub>budget: {left} of 0.15 credits left</sub></div></div>")
     shown(shell, "--max-tokens 40", "Again")  # the same client from now on
+    spent = client.spent_credit
+    assert 0.15 - spent < 0.07  # a third reservation of 0.07 no longer fits
     out = shown(shell, "--max-tokens 40", "And again")
-    assert "BudgetExceededError" in out and "Client budget of 0.15 credits: 0.132 spent" in out
-    assert "budget: 0.018 of 0.15 credits left" in out
+    assert "BudgetExceededError" in out
+    assert f"Client budget of 0.15 credits: {format_credits(spent)} spent" in out
+    assert f"budget: {format_credits(0.15 - spent)} of 0.15 credits left" in out
     assert "is not a qolaba_nb Client" in shown(shell, "-c nothing_here -m sim/echo", "Hi")
     client.close()
