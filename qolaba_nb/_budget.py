@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._exceptions import BudgetExceededError, ValidationError
 
@@ -45,18 +45,11 @@ __all__ = [
     "check_credits",
     "estimate_credit",
     "format_credits",
-    "ledger_method",
     "reservation_amount",
 ]
 
 #: What a call reserves when neither the caller nor the ledger's history says more.
 DEFAULT_RESERVATION = 1.0
-
-
-def ledger_method(ledger: LedgerLike | None, name: str) -> Any:
-    """``ledger.<name>``, or None for a ledger written to the first ``LedgerLike`` (only
-    ``record`` and ``check_budget``): such a ledger keeps working, without holds or history."""
-    return getattr(ledger, name, None) if ledger is not None else None
 
 
 def format_credits(credits: float) -> str:
@@ -277,9 +270,8 @@ def reservation_amount(
         return call
     if client is not None:
         return client
-    expected_credit = ledger_method(ledger, "expected_credit")
-    if expected_credit is not None:
-        expected = expected_credit(model)
+    if ledger is not None:
+        expected = ledger.expected_credit(model)
         if expected is not None and math.isfinite(expected) and expected >= 0:
             return float(expected)
     return DEFAULT_RESERVATION
@@ -306,8 +298,7 @@ def estimate_credit(
     float or None
         ``base + per_char * completion_chars`` when the ledger has a fit, else ``reserved``.
     """
-    credit_fit = ledger_method(ledger, "credit_fit")
-    fit = credit_fit(model) if credit_fit is not None else None
+    fit = ledger.credit_fit(model) if ledger is not None else None
     if fit is not None:
         base, per_char = fit
         estimate = float(base) + float(per_char) * completion_chars
@@ -369,9 +360,9 @@ def budget_status(client: _BaseClient, *, tag: str | None = None) -> BudgetStatu
     budget = client.budget
     if budget is not None and budget.credits is not None:
         found.append(_status(budget.remaining, budget.credits, "client budget"))
-    budget_remaining = ledger_method(client.ledger, "budget_remaining")
-    if budget_remaining is not None:
-        remaining = budget_remaining(tag=tag if tag is not None else client.tag)
+    ledger = client.ledger
+    if ledger is not None:
+        remaining = ledger.budget_remaining(tag=tag if tag is not None else client.tag)
         if remaining is not None:
             found.append(_status(remaining[0], remaining[1], "ledger budget"))
     return min(found, key=lambda s: s.left) if found else None

@@ -29,7 +29,6 @@ from ._budget import (
     Reservation,
     check_credits,
     estimate_credit,
-    ledger_method,
     reservation_amount,
 )
 from ._exceptions import (
@@ -197,12 +196,8 @@ class _Call:
         second refuses. Raises ``BudgetExceededError``; then nothing is reserved."""
         reservation = self.client.settings.budget.reserve(amount)
         if ledger is not None:
-            hold = ledger_method(ledger, "hold")
             try:
-                if hold is None:
-                    ledger.check_budget(tag=self.tag)
-                else:
-                    self.hold = hold(amount, tag=self.tag)
+                self.hold = ledger.hold(amount, tag=self.tag)
             except BaseException:
                 reservation.release()
                 raise

@@ -58,12 +58,14 @@ def test_compare_three_times_stops_at_the_budget_and_the_client_counts_it(
         ]
     statuses = [s for f in frames for s in f["status"]]
     credits = sum(float(f["credit"].sum()) for f in frames)
-    assert statuses.count("ok") == 7  # 7 * 0.066 = 0.462; an 8th reservation does not fit
-    assert all(s == "api_error" for s in statuses[7:])
+    ok = statuses.count("ok")
+    assert ok >= 7  # each costs at most 0.066: at least 7 fit in 0.5...
+    assert all(s == "api_error" for s in statuses[ok:])  # ...then every call is refused
+    assert credits + 0.07 > 0.5  # because one more reservation no longer fits
     assert frames[2]["error"].iloc[-1].startswith("BudgetExceededError: Client budget of 0.5")
     assert c.spent_credit == pytest.approx(credits) == pytest.approx(spent_in(ledger))
     assert c.spent_credit <= 0.5 and c.budget is not None and c.budget.reserved == 0
-    assert len(ledger.records) == 7  # refused calls were never sent, so never recorded
+    assert len(ledger.records) == ok  # refused calls were never sent, so never recorded
 
 
 async def test_compare_inside_a_running_loop_spends_from_the_same_budget(sim: Simulator) -> None:
@@ -73,7 +75,7 @@ async def test_compare_inside_a_running_loop_spends_from_the_same_budget(sim: Si
         df = compare(["One?", "Two?"], [CHEAP], client=c, progress=False, **SHORT)  # a thread
         df2 = await acompare(["Three?"], [CHEAP], client=c, progress=False, **SHORT)
     assert c.spent_credit == pytest.approx(float(df["credit"].sum() + df2["credit"].sum()))
-    assert c.spent_credit == pytest.approx(3 * 0.066)
+    assert 0 < c.spent_credit <= 3 * 0.066
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -270,7 +272,6 @@ def test_a_replayed_call_reserves_nothing_and_counts_nowhere(
     path = tmp_path / "session.jsonl"
     with q.Client(sim.api_key, sim.base_url, record=path, ledger=False) as recorder:
         recorded = recorder.chat("Hi", model=CHEAP, **SHORT)
-    assert recorded.credit is not None and recorded.credit > 0
     ledger = HoldingLedger(budget=0.0)  # nothing may be spent: a replay spends nothing
     with q.Client(replay=path, ledger=ledger, budget_credits=0) as client:
         reply = client.chat("Hi", model=CHEAP, **SHORT)

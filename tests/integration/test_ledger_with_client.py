@@ -60,15 +60,15 @@ def test_store_text_keeps_prompt_and_reply(sim: Simulator) -> None:
 
 def test_a_ledger_budget_stops_the_next_call_and_spending_shows_at_once(sim: Simulator) -> None:
     ledger = UsageLedger(":memory:")
-    ledger.set_budget(0.01, tag="demo")
-    with q.Client(sim.api_key, sim.base_url, ledger=ledger, tag="demo") as client:
-        # An empty ledger would reserve 1 credit, which 0.01 cannot hold: reserve less, so
-        # this call is sent (and costs more than it reserved).
-        client.chat("Hello", model="openai/gpt-4o", reserve_credits=0.005)
+    ledger.set_budget(0.5, tag="demo")
+    # Each call reserves 0.45 before it is sent: the second one no longer fits.
+    client = q.Client(sim.api_key, sim.base_url, ledger=ledger, tag="demo", reserve_credits=0.45)
+    with client:
+        client.chat("Hello", model="openai/gpt-4o")
         spent, _ = ledger.spent(tag="demo")
-        assert spent > 0.01
+        assert spent > 0.05
         before = sim.stats.requests
-        with pytest.raises(q.BudgetExceededError, match="credits"):
+        with pytest.raises(q.BudgetExceededError, match=r"Budget of 0\.5 credits"):
             client.chat("Hello again", model="openai/gpt-4o")
         assert sim.stats.requests == before
         client.chat("Another tag is not limited", model="openai/gpt-4o", tag="other")
