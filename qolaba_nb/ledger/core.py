@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Self
 from .._record import CallRecord
 from .backends import Backend, SQLiteBackend, write
 from .budgets import Budget, covering, exceeded, session_key
+from .comparisons import ComparisonStore
 from .frames import SUMMARY_KEYS, SummaryKey, export_frame, frame, summarise
 from .migrations import MIGRATIONS, apply_migrations
 from .paths import MEMORY, default_ledger_path, normalise_path
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["UsageLedger"]
 
 
-class UsageLedger:
+class UsageLedger(ComparisonStore):
     """Every call's cost and timing in a local SQLite file, with budgets.
 
     Parameters

@@ -75,8 +75,18 @@ def m001_initial(db: Schema) -> None:
     db.execute("CREATE INDEX ix_calls_run_id ON calls (run_id)")
 
 
+def _m002_votes_and_cells(db: Schema) -> None:
+    """The ``votes`` and ``cells`` tables of comparisons (see ``comparisons.py``)."""
+    from .comparisons import m002_votes_and_cells
+
+    m002_votes_and_cells(db)
+
+
 #: Ordered, append-only. Never edit a released migration: add ``m00N_...`` instead.
-MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (("m001_initial", m001_initial),)
+MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
+    ("m001_initial", m001_initial),
+    ("m002_votes_and_cells", _m002_votes_and_cells),
+)
 
 
 def _applied(db: Schema, is_missing_table: Callable[[Exception], bool]) -> set[str]:
