@@ -34,8 +34,9 @@ from ._models import ChatChunk, ChatCompletion, Model, Usage
 from ._record import CallRecord
 
 if TYPE_CHECKING:
+    from ._judge import ajudge, judge
+    from ._leaderboard import leaderboard
     from .comparison import acompare, compare, estimate
-    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -83,6 +84,7 @@ __all__ = [
     "connect",
     "estimate",
     "judge",
+    "leaderboard",
     "login",
 ]
 
@@ -94,10 +96,11 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
-    "ajudge": "qolaba_nb.judge",
+    "ajudge": "qolaba_nb._judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
-    "judge": "qolaba_nb.judge",
+    "judge": "qolaba_nb._judge",
+    "leaderboard": "qolaba_nb._leaderboard",
 }
 
 

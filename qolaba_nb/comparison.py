@@ -238,7 +238,7 @@ async def acompare(
         sent yet are not sent; both become rows with status "cancelled".
     judge : str, mapping or None, optional
         Score the replies when the run is done: a judge model id, or the keywords of
-        ``qolaba_nb.judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
+        ``qolaba_nb._judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
     rate_limit_retries : int, default 3
         How often one cell waits out a 429 before it becomes an error row.
     **params
@@ -348,7 +348,7 @@ async def acompare(
     frame.attrs["run_id"] = run_id
     frame.attrs["total_credit"] = float(frame["credit"].sum())
     if judge is not None:
-        from .judge import ajudge
+        from ._judge import ajudge
 
         spec = {"model": judge} if isinstance(judge, str) else dict(judge)
         try:
