@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium clean
+.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium postgresql clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "the browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; exit 1; fi; }
 
+# Debian's PostgreSQL for the postgres tests: they start their own server (tests/_postgres.py).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "the postgres tests need Debian's postgresql: sudo apt-get install -y postgresql" >&2; exit 1; fi; }
+
 run: $(STAMP)
 	$(BIN)/qolaba-nb lab
 
@@ -34,13 +41,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
+# The package strictly, the tests with a relaxed override (pyproject.toml); the browser tests
+# import their helpers as top-level modules, so they are checked in a run of their own.
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	MYPYPATH=tests/browser $(BIN)/mypy tests/browser/*.py
 
 # The notebooks' saved outputs are checked by nbval against the simulator (started in conftest.py).
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-test-main: $(STAMP)
+test-main: $(STAMP) postgresql
 	$(PYTEST) --ignore=tests/browser
 	$(PYTEST) $(NBVAL) notebooks
 

@@ -1,75 +1,27 @@
-"""The ``qolaba-nb`` command: ``lab`` (the main job), ``demo`` and ``simulate``."""
+"""The ``qolaba-nb`` command: ``lab`` (the main job), ``tutorials``, ``demo`` and ``simulate``."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
-from ._config import resolve_api_key
-from ._connect import SIMULATOR_ENV
-
-REPO = Path(__file__).resolve().parent.parent
-
 
 def _lab(args: argparse.Namespace) -> int:
-    """JupyterLab on the notebooks, with the simulator when no key is set; Ctrl+C stops both."""
-    from .simulator import Simulator
+    """JupyterLab on the tutorials, with the simulator when no key is set; see ``_lab.py``."""
+    from ._lab import run_lab
 
-    env = dict(os.environ)
-    sim = None
-    if resolve_api_key(None) is None:
-        sim = Simulator(port=args.simulator_port)
-        sim.start()
-        env.update(QOLABA_BASE_URL=sim.base_url, QOLABA_API_KEY=sim.api_key)
-        env[SIMULATOR_ENV] = "1"
-        print(
-            f"QOLABA_API_KEY is not set: the notebooks use the built-in simulator at {sim.base_url}"
-        )
-    else:
-        print("Using the Qolaba API with the key from QOLABA_API_KEY / .env")
-    if (REPO / "labconfig" / "page_config.json").exists():
-        # our labconfig (announcements off) on top of the user's own configuration
-        extra = env.get("JUPYTER_CONFIG_PATH")
-        env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(REPO), extra]))
-    token = secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        f"--ServerApp.root_dir={args.notebooks}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={args.port}",
-        "--ServerApp.port_retries=0",
-        "--ServerApp.open_browser=False",
-        f"--IdentityProvider.token={token}",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    # Its own session: Ctrl+C reaches this process only, which then stops Lab without its
-    # "Shutdown this Jupyter server (y/[n])?" question.
-    lab = subprocess.Popen(command, env=env, start_new_session=True)
-    print(f"JupyterLab: http://127.0.0.1:{args.port}/lab?token={token}", flush=True)
-    print("Press Ctrl+C to stop JupyterLab and the simulator.", flush=True)
-    try:
-        return lab.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if lab.poll() is None:
-            lab.send_signal(signal.SIGTERM)
-            try:
-                lab.wait(15)
-            except subprocess.TimeoutExpired:
-                lab.kill()
-        if sim is not None:
-            sim.stop()
-        print("Stopped.")
+    return run_lab(args.directory, args.port, args.simulator_port)
+
+
+def _tutorials(args: argparse.Namespace) -> int:
+    from ._resources import copy_tutorials
+
+    dest = Path(args.dest).resolve()
+    written = copy_tutorials(dest)
+    kept = "" if written else " (every file was already there; none overwritten)"
+    print(f"Copied {len(written)} files into {dest}{kept}.")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -112,10 +64,30 @@ def main(argv: list[str] | None = None) -> int:
         return _simulate(argv[1:])
     parser = argparse.ArgumentParser(prog="qolaba-nb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    lab = sub.add_parser("lab", help="JupyterLab on notebooks/ (with the simulator if no key)")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--simulator-port", type=int, default=0)
-    lab.add_argument("--notebooks", default=str(REPO / "notebooks"))
+    lab = sub.add_parser(
+        "lab",
+        help="JupyterLab on the tutorials (with the simulator if no key is set)",
+        description="JupyterLab with the tutorials, and the built-in simulator when no "
+        "QOLABA_API_KEY is set. From a checkout it opens notebooks/; from an installed "
+        "package it opens DIRECTORY and copies the tutorials into DIRECTORY/qolaba-tutorials/ "
+        "unless that folder exists. Ctrl+C, SIGTERM or SIGHUP stop everything.",
+    )
+    lab.add_argument(
+        "directory",
+        nargs="?",
+        help="the directory to open (default: notebooks/ of a checkout, else the current one)",
+    )
+    lab.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="JupyterLab's port; an error if it is busy (default: 8888 or the next free one)",
+    )
+    lab.add_argument("--simulator-port", type=int, default=0, help="default: any free port")
+    tutorials = sub.add_parser(
+        "tutorials", help="copy the tutorial notebooks and prompt sets into DEST"
+    )
+    tutorials.add_argument("dest", help="destination directory (existing files are kept)")
     demo = sub.add_parser("demo", help="stream one reply from the built-in simulator")
     demo.add_argument("--model", default="google/gemini-2.5-flash")
     demo.add_argument("--prompt", default="What is the capital of France?")
@@ -125,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         return _demo(args)
     if args.command == "lab":
         return _lab(args)
+    if args.command == "tutorials":
+        return _tutorials(args)
     return 0
 
 

@@ -42,6 +42,7 @@ from ._exceptions import (
     StreamError,
     ValidationError,
     make_status_error,
+    redact_error,
 )
 from ._models import (
     SAMPLING_PARAMS,
@@ -99,18 +100,18 @@ def _connection_error(exc: httpx.TransportError, partial_text: str | None = None
 
 
 def _status_error(response: httpx.Response, api_key: _config.Secret | None) -> APIStatusError:
-    content = response.content
-    if api_key is not None and api_key.get().encode() in content:
-        # Some proxies echo request headers in their error pages: the key leaves no trace in
-        # the message, the body or anything built from them.
-        content = content.replace(api_key.get().encode(), b"**********")
-    return make_status_error(
+    # Some proxies echo request headers in their error pages, body or headers: the key leaves
+    # no trace in the message, the body or anything built from them. ``content`` is decoded
+    # (gzip and the like), so an encoded body is masked too.
+    err = make_status_error(
         response.status_code,
-        content,
+        _config.redact_bytes(response.content, api_key),
         response.headers,
         request_id=_request_id(response.headers),
         retry_after=parse_retry_after(response.headers),
     )
+    redact_error(err, api_key)
+    return err
 
 
 class _Call:
@@ -194,7 +195,8 @@ class _Call:
 
     def on_response(self, response: httpx.Response) -> None:
         self.http_status = response.status_code
-        self.request_id = _request_id(response.headers)
+        rid = _request_id(response.headers)
+        self.request_id = None if rid is None else _config.redact(rid, self.client._api_key)
 
     def status_error(self, response: httpx.Response) -> APIStatusError:
         return _status_error(response, self.client._api_key)
@@ -217,6 +219,7 @@ class _Call:
         )
 
     def fail(self, err: QolabaError) -> None:
+        redact_error(err, self.client._api_key)  # the one place every failed call passes
         self._record(status_of(err), error=err)
 
     def cancel(self) -> None:
@@ -238,6 +241,8 @@ class _Call:
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
         credit, source = self._credit(usage, len(text))
+        if error is not None:
+            error = _config.redact(error, self.client._api_key)
         rec = CallRecord(
             model=self.body["model"],
             kind=self.kind,
@@ -401,8 +406,7 @@ class _BaseClient:
             return ReplayTransport(self.replay, prefix=prefix)
         if self.record is not None:
             inner = given or (httpx.AsyncHTTPTransport() if asynchronous else httpx.HTTPTransport())
-            secret = self._api_key.get() if self._api_key else ""
-            return RecordingTransport(self.record, inner, prefix=prefix, secret=secret)
+            return RecordingTransport(self.record, inner, prefix=prefix, secret=self._api_key)
         return given
 
     def __repr__(self) -> str:
@@ -427,14 +431,18 @@ class _BaseClient:
                 self._ledger = self._ledger_arg
         return self._ledger
 
-    def _request_headers(self) -> dict[str, str]:
+    def _request_headers(self) -> httpx.Headers:
+        # httpx.Headers masks ``authorization`` in its repr: a traceback that shows locals
+        # (``%xmode Verbose``, ``pytest -l``) never shows the key.
         if self._api_key is None:
             raise ValidationError(
                 "no API key: set QOLABA_API_KEY (environment or a .env file), pass api_key=..., "
                 "or use qolaba_nb.connect() to run against the built-in simulator",
                 param="api_key",
             )
-        return {**self.headers, "Authorization": f"Bearer {self._api_key.get()}"}
+        headers = httpx.Headers(self.headers)
+        headers["Authorization"] = "Bearer " + self._api_key.get()
+        return headers
 
     def _start_call(
         self,
@@ -446,7 +454,7 @@ class _BaseClient:
         tag: str | None,
         run_id: str | None,
         reserve_credits: float | None,
-    ) -> tuple[_Call, dict[str, str]]:
+    ) -> tuple[_Call, httpx.Headers]:
         """Everything before the first byte is sent: validate, reserve the credit, prepare.
 
         The reservation (see ``qolaba_nb._budget``) is taken from the client's budget and the
@@ -493,6 +501,15 @@ class _BaseClient:
             ledger.release(hold)
         except Exception:  # the hold's lease expires on its own
             log.warning("could not release a ledger hold", exc_info=True)
+
+    def _connection_failure(self, exc: httpx.TransportError, call: _Call | None) -> APIError:
+        """The error for a request that got no answer, redacted and (for a call) recorded."""
+        err = _connection_error(exc)
+        if call is not None:
+            call.fail(err)
+        else:
+            redact_error(err, self._api_key)
+        return err
 
     def _model_paths(self, model_id: str | None) -> list[str]:
         if model_id is None:
@@ -555,23 +572,22 @@ class _StreamBase:
         self._call.on_chunk(chunk)
         return chunk
 
-    def _on_transport_error(self, exc: httpx.TransportError) -> None:
-        """A cut after the reply was complete loses nothing (but maybe the usage event)."""
+    def _transport_failure(self, exc: httpx.TransportError) -> QolabaError | None:
+        """The error for a cut stream; None after a complete reply (only usage may be lost)."""
         if self._call.acc.complete:
-            return
+            return None
         if isinstance(exc, httpx.RemoteProtocolError):  # the server hung up mid-reply
-            self._fail(
-                IncompleteStreamError(
-                    f"the server closed the stream before the reply was complete ({exc})",
-                    partial_text=self.text,
-                )
+            return IncompleteStreamError(
+                f"the server closed the stream before the reply was complete ({exc})",
+                partial_text=self.text,
             )
-        self._fail(_connection_error(exc, partial_text=self.text))
+        return _connection_error(exc, partial_text=self.text)
 
     def _fail(self, err: QolabaError) -> None:
         self._error = err
         self._call.fail(err)
-        raise err
+        # Without the frames it was first raised in: their locals hold the server's raw bytes.
+        raise err.with_traceback(None)
 
     def _finish(self) -> None:
         self._call.acc.check_complete()
@@ -606,25 +622,35 @@ class ChatStream(_StreamBase):
 
     def _iter_chunks(self) -> Generator[ChatChunk, None, None]:
         try:
-            if _is_json(self._response):
-                self._response.read()
-                yield self._take_json()
-            else:
-                decoder = SSEDecoder()
-                for data in self._response.iter_bytes():
-                    for event in decoder.feed(data):
-                        if (chunk := self._on_event(event)) is not None:
-                            yield chunk
-            self._finish()
-        except httpx.TransportError as exc:
-            self._on_transport_error(exc)
-            self._finish()
-        except (StreamError, IncompleteStreamError) as err:
-            self._fail(err)
+            failed: QolabaError | None = None
+            try:
+                if _is_json(self._response):
+                    self._response.read()
+                    yield self._take_json()
+                else:
+                    yield from self._chunks_of(self._response.iter_bytes())
+                self._finish()
+            except httpx.TransportError as exc:
+                failed = self._transport_failure(exc)
+            except (StreamError, IncompleteStreamError) as err:
+                failed = err
+            if failed is not None:  # raised here, not in an except block: no httpx context
+                self._fail(failed)
+            elif self._completion is None:  # cut after a complete reply: nothing lost
+                self._finish()
         finally:
             self._response.close()
             if not self._call.recorded:  # closed early, or interrupted
                 self._call.cancel()
+
+    def _chunks_of(self, reads: Iterator[bytes]) -> Iterator[ChatChunk]:
+        # A frame of its own: the server's bytes (which may echo the key) are never locals of
+        # the frame that raises the stream's error.
+        decoder = SSEDecoder()
+        for data in reads:
+            for event in decoder.feed(data):
+                if (chunk := self._on_event(event)) is not None:
+                    yield chunk
 
     def __iter__(self) -> Iterator[ChatChunk]:
         return self._chunks
@@ -703,18 +729,20 @@ class Client(_BaseClient):
         """Send with retries; return the first response that is not retried (maybe an error)."""
         attempt = 0
         while True:
+            failed: APIError | None = None
             try:
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 delay = self.retry_policy.delay(attempt)
                 if delay is None:
-                    err = _connection_error(exc)
-                    if call is not None:
-                        call.fail(err)
-                    raise err from None
-                log.info(
-                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
-                )
+                    failed = self._connection_failure(exc, call)
+                else:
+                    log.info(
+                        "retrying %s after %s (in %.2fs)",
+                        request.url.path,
+                        type(exc).__name__,
+                        delay,
+                    )
             else:
                 if response.status_code < 400:
                     return response
@@ -731,12 +759,15 @@ class Client(_BaseClient):
                     response.status_code,
                     delay,
                 )
+            if failed is not None:
+                raise failed  # outside the except block: no __context__ holding the request
+            assert delay is not None
             attempt += 1
             if call is not None:
                 call.retries = attempt
             _sleep(delay)
 
-    def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+    def _open(self, call: _Call, headers: httpx.Headers, stream: bool) -> httpx.Response:
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )
@@ -860,15 +891,14 @@ class Client(_BaseClient):
 def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> ChatCompletion:
     """A non-streaming reply; an SSE body (the server ignored stream=false) is read as a stream."""
     if "text/event-stream" in response.headers.get("content-type", ""):
+        failed: QolabaError | None = None
         try:
-            for event in SSEDecoder().feed(content):
-                chunk = call.acc.handle_event(event)
-                if chunk is not None:
-                    call.on_chunk(chunk)
-            call.acc.check_complete()
+            _feed_all(call, content)
         except (StreamError, IncompleteStreamError) as stream_err:
-            call.fail(stream_err)
-            raise
+            failed = stream_err
+        if failed is not None:  # without the frames whose locals hold the server's bytes
+            call.fail(failed)
+            raise failed.with_traceback(None)
         return call.stream_completion()
     try:
         payload = response.json()
@@ -877,6 +907,14 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
         call.fail(err)
         raise err from None
     return parse_completion(payload, request_id=call.request_id)
+
+
+def _feed_all(call: _Call, content: bytes) -> None:
+    for event in SSEDecoder().feed(content):
+        chunk = call.acc.handle_event(event)
+        if chunk is not None:
+            call.on_chunk(chunk)
+    call.acc.check_complete()
 
 
 # =========================================================================== async (mirrors sync)
@@ -891,25 +929,36 @@ class AsyncChatStream(_StreamBase):
 
     async def _iter_chunks(self) -> AsyncGenerator[ChatChunk, None]:
         try:
-            if _is_json(self._response):
-                await self._response.aread()
-                yield self._take_json()
-            else:
-                decoder = SSEDecoder()
-                async for data in self._response.aiter_bytes():
-                    for event in decoder.feed(data):
-                        if (chunk := self._on_event(event)) is not None:
-                            yield chunk
-            self._finish()
-        except httpx.TransportError as exc:
-            self._on_transport_error(exc)
-            self._finish()
-        except (StreamError, IncompleteStreamError) as err:
-            self._fail(err)
+            failed: QolabaError | None = None
+            try:
+                if _is_json(self._response):
+                    await self._response.aread()
+                    yield self._take_json()
+                else:
+                    async for chunk in self._achunks_of(self._response.aiter_bytes()):
+                        yield chunk
+                self._finish()
+            except httpx.TransportError as exc:
+                failed = self._transport_failure(exc)
+            except (StreamError, IncompleteStreamError) as err:
+                failed = err
+            if failed is not None:  # raised here, not in an except block: no httpx context
+                self._fail(failed)
+            elif self._completion is None:  # cut after a complete reply: nothing lost
+                self._finish()
         finally:
             await self._response.aclose()
             if not self._call.recorded:  # closed early, or the task was cancelled
                 self._call.cancel()
+
+    async def _achunks_of(self, reads: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
+        # A frame of its own: the server's bytes (which may echo the key) are never locals of
+        # the frame that raises the stream's error.
+        decoder = SSEDecoder()
+        async for data in reads:
+            for event in decoder.feed(data):
+                if (chunk := self._on_event(event)) is not None:
+                    yield chunk
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
         return self._chunks
@@ -1001,18 +1050,20 @@ class AsyncClient(_BaseClient):
         """Send with retries; return the first response that is not retried (maybe an error)."""
         attempt = 0
         while True:
+            failed: APIError | None = None
             try:
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 delay = self.retry_policy.delay(attempt)
                 if delay is None:
-                    err = _connection_error(exc)
-                    if call is not None:
-                        call.fail(err)
-                    raise err from None
-                log.info(
-                    "retrying %s after %s (in %.2fs)", request.url.path, type(exc).__name__, delay
-                )
+                    failed = self._connection_failure(exc, call)
+                else:
+                    log.info(
+                        "retrying %s after %s (in %.2fs)",
+                        request.url.path,
+                        type(exc).__name__,
+                        delay,
+                    )
             else:
                 if response.status_code < 400:
                     return response
@@ -1029,12 +1080,15 @@ class AsyncClient(_BaseClient):
                     response.status_code,
                     delay,
                 )
+            if failed is not None:
+                raise failed  # outside the except block: no __context__ holding the request
+            assert delay is not None
             attempt += 1
             if call is not None:
                 call.retries = attempt
             await _asleep(delay)
 
-    async def _open(self, call: _Call, headers: dict[str, str], stream: bool) -> httpx.Response:
+    async def _open(self, call: _Call, headers: httpx.Headers, stream: bool) -> httpx.Response:
         request = self._http.build_request(
             "POST", self.base_url + CHAT_PATH, json=call.body, headers=headers
         )

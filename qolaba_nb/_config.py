@@ -6,12 +6,21 @@ directory (only ``QOLABA_*`` lines are read from it), then the default base URL.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus
 
 DEFAULT_BASE_URL = "https://qolaba-server-b2b.up.railway.app"
 API_KEY_ENV = "QOLABA_API_KEY"
 BASE_URL_ENV = "QOLABA_BASE_URL"
+#: What stands in for the key wherever it would have been shown.
+MASK = "**********"
+#: Below this length an encoding of the key could match ordinary text: only the key is masked.
+_MIN_ENCODED = 8
 
 
 class Secret:
@@ -20,13 +29,41 @@ class Secret:
     ``.get()`` returns the value for the one place that needs it (the Authorization header).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_forms", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._forms: tuple[str, ...] | None = None
 
     def get(self) -> str:
         return self._value
+
+    def forms(self) -> tuple[str, ...]:
+        """Every way the key can appear in what a server sends back, longest first.
+
+        The key itself, its JSON and percent encodings, hex (both cases) and base64 (standard
+        and URL-safe) at each of the three alignments it can take inside a longer base64 text,
+        so that an echoed ``Authorization`` header, encoded or not, is found.
+
+        Returns
+        -------
+        tuple of str
+            The forms to mask; only the key itself for keys shorter than 8 characters.
+        """
+        if self._forms is None:
+            key = self._value
+            found = {key} if key else set()
+            if len(key) >= _MIN_ENCODED:
+                raw = key.encode("utf-8")
+                found |= {raw.hex(), raw.hex().upper(), quote(key, safe=""), quote_plus(key)}
+                found.add(json.dumps(key)[1:-1])
+                for start in range(3):
+                    part = raw[start:]
+                    part = part[: len(part) // 3 * 3]  # whole groups: the same at any offset
+                    found.add(base64.b64encode(part).decode("ascii"))
+                    found.add(base64.urlsafe_b64encode(part).decode("ascii"))
+            self._forms = tuple(sorted(found, key=len, reverse=True))
+        return self._forms
 
     def __repr__(self) -> str:
         return "Secret('**********')"
@@ -93,7 +130,80 @@ def resolve_base_url(base_url: str | None) -> str:
 
 
 def redact(text: str, secret: Secret | None) -> str:
-    """Remove the key from text that is about to be shown (error bodies may echo headers)."""
-    if secret is None or not secret.get():
+    """Mask the key, and its encodings, in text that came from a server or is about to be shown.
+
+    The one redaction rule of the package: error messages and bodies, response headers, stream
+    errors, ledger rows, recordings and notebook output all pass through it (or through
+    ``redact_bytes`` / ``redact_value``, which apply it).
+
+    Parameters
+    ----------
+    text
+        Any text; returned unchanged when it holds no form of the key.
+    secret
+        The client's key; None masks nothing.
+
+    Returns
+    -------
+    str
+        ``text`` with every form of the key (see ``Secret.forms``) replaced by ``MASK``.
+    """
+    if secret is None:
         return text
-    return text.replace(secret.get(), "**********")
+    for form in secret.forms():
+        if form in text:
+            text = text.replace(form, MASK)
+    return text
+
+
+def redact_bytes(data: bytes, secret: Secret | None) -> bytes:
+    """``redact`` for raw bytes (a body in any charset: the key's forms are ASCII or UTF-8).
+
+    Parameters
+    ----------
+    data
+        Bytes as they came from the server, already decompressed.
+    secret
+        The client's key; None masks nothing.
+
+    Returns
+    -------
+    bytes
+        ``data`` with every form of the key replaced by ``MASK``.
+    """
+    if secret is None:
+        return data
+    for form in secret.forms():
+        raw = form.encode("utf-8")
+        if raw in data:
+            data = data.replace(raw, MASK.encode("ascii"))
+    return data
+
+
+def redact_value(value: Any, secret: Secret | None) -> Any:
+    """``redact`` applied to every string inside a parsed JSON value or a header mapping.
+
+    Parameters
+    ----------
+    value
+        A string, bytes, or a (nested) mapping / list of them; other values are returned as
+        they are.
+    secret
+        The client's key; None masks nothing.
+
+    Returns
+    -------
+    Any
+        A copy with the key masked (mappings become dicts, tuples become lists).
+    """
+    if secret is None:
+        return value
+    if isinstance(value, str):
+        return redact(value, secret)
+    if isinstance(value, bytes):
+        return redact_bytes(value, secret)
+    if isinstance(value, Mapping):
+        return {redact(str(k), secret): redact_value(v, secret) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, secret) for v in value]
+    return value

@@ -34,6 +34,8 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+from ._config import Secret, redact_value
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -54,6 +56,7 @@ __all__ = [
     "UpstreamTimeoutError",
     "ValidationError",
     "make_status_error",
+    "redact_error",
 ]
 
 
@@ -185,6 +188,35 @@ class IncompleteStreamError(APIError):
     def __init__(self, message: str, *, partial_text: str = "") -> None:
         super().__init__(message)
         self.partial_text = partial_text
+
+
+def redact_error(err: QolabaError, secret: Secret | None) -> QolabaError:
+    """Mask the key in everything an error carries from the server, in place.
+
+    Its message and ``args`` (so ``str`` and ``repr``), ``.body``, ``.headers``,
+    ``.request_id`` and ``.partial_text``: a server or proxy that echoes the request (headers
+    included) leaves no trace of the key in what is shown, logged or stored.
+
+    Parameters
+    ----------
+    err
+        The error about to be raised or recorded.
+    secret
+        The client's key; None leaves ``err`` as it is.
+
+    Returns
+    -------
+    QolabaError
+        ``err`` itself, for ``raise redact_error(err, key)``.
+    """
+    if secret is None:
+        return err
+    err.args = tuple(redact_value(a, secret) for a in err.args)
+    for name in ("message", "body", "headers", "request_id", "partial_text"):
+        value = getattr(err, name, None)
+        if value is not None:
+            setattr(err, name, redact_value(value, secret))
+    return err
 
 
 # --------------------------------------------------------------------------- mapping (pure)

@@ -2,10 +2,12 @@
 
 ``Client(record="data/sessions/NAME.jsonl")`` appends one JSON line per exchange: the request
 (method, path, query, JSON body, and its headers WITHOUT ``Authorization``) and the raw response
-bytes (SSE included). ``Client(replay=...)`` serves them back, byte for byte, without a network:
-a request is matched on method, path, query and body (recordings of the same request are served
-in order, the last one again once they run out); a request with no recording raises
-``ReplayMissError`` naming the closest recorded one.
+bytes (SSE included), with the key masked wherever the server echoed it: in headers, in text
+and binary bodies, and inside a compressed body (which is then stored decompressed).
+``Client(replay=...)`` serves them back, byte for byte, without a network: a request is matched
+on method, path, query and body (recordings of the same request are served in order, the last
+one again once they run out); a request with no recording raises ``ReplayMissError`` naming the
+closest recorded one.
 
 The transports wrap httpx's (``handle_request`` / ``handle_async_request``): the client's own
 code, retries and stream reading included, runs unchanged in both modes.
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from ._config import Secret, redact, redact_bytes, redact_value
 from ._exceptions import ReplayMissError
 
 #: Request headers never written: credentials, and what differs from machine to machine.
@@ -116,7 +119,12 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     """Sends for real (through ``inner``) and appends every exchange to a JSONL file."""
 
     def __init__(
-        self, path: str | os.PathLike[str], inner: Any, *, prefix: str = "", secret: str = ""
+        self,
+        path: str | os.PathLike[str],
+        inner: Any,
+        *,
+        prefix: str = "",
+        secret: Secret | None = None,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,10 +133,29 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self._secret = secret
         self._lock = threading.Lock()
 
+    def _redacted_body(self, headers: dict[str, str], content: bytes) -> bytes:
+        """The body with the key masked; a compressed body that held it is stored decoded."""
+        masked = redact_bytes(content, self._secret)
+        if "content-encoding" not in headers or self._secret is None:
+            return masked
+        decoded = httpx.Response(200, headers=headers, content=content).content
+        plain = redact_bytes(decoded, self._secret)
+        if plain == decoded:
+            return masked  # nothing to hide inside: keep the bytes as they came
+        del headers["content-encoding"]
+        return plain
+
     def _write(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
         headers = {
             k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST_HEADERS
         }
+        kept = {
+            k.lower(): v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS
+        }
+        try:
+            content = self._redacted_body(kept, content)
+        except httpx.DecodingError:  # a body that does not decode as it says: mask it as is
+            content = redact_bytes(content, self._secret)
         path = request.url.path
         if self._prefix and path.startswith(self._prefix):
             path = path[len(self._prefix) :]
@@ -137,20 +164,17 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 "method": request.method,
                 "path": path,
                 "query": request.url.query.decode(),
-                "headers": headers,
+                "headers": redact_value(headers, self._secret),
                 "body": _body(request),
             },
             "response": {
                 "status": response.status_code,
-                "headers": {
-                    k: v for k, v in response.headers.items() if k.lower() in _KEEP_RESPONSE_HEADERS
-                },
+                "headers": redact_value(kept, self._secret),
                 **_encode(content),
             },
         }
-        line = json.dumps(entry, ensure_ascii=False)
-        if self._secret and self._secret in line:  # belt and braces: the key is never written
-            line = line.replace(self._secret, "**********")
+        # belt and braces: no form of the key is ever written, whatever field it hid in
+        line = redact(json.dumps(entry, ensure_ascii=False), self._secret)
         with self._lock, self.path.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 

@@ -5,9 +5,10 @@ plain code, and also works inside a running loop (a notebook) by running on a wo
 a loop of its own. A failed cell becomes a row with its error: one bad model never throws away
 the other results.
 
-Rate limits: at most ``concurrency`` requests are in flight. A 429 halves that limit and the cell
-waits the server's ``Retry-After`` before trying again; every run of successes as long as the
-limit grows it back by one, up to ``concurrency``.
+Rate limits: at most ``concurrency`` requests are in flight. The client's one retry policy retries
+a 429 (honouring ``Retry-After`` up to its cap); a 429 that still reaches a cell halves the limit
+and the cell becomes an error row. Every run of successes as long as the limit grows it back by
+one, up to ``concurrency``.
 """
 
 from __future__ import annotations
@@ -145,43 +146,31 @@ async def _run_cell(
     params: dict[str, Any],
     tag: str | None,
     notify: Callable[[CompareCell], None],
-    rate_limit_retries: int,
 ) -> None:
-    waits = 0
-    while True:
-        retry_in: float | None = None
-        async with limit:
-            try:
-                stream = await client.stream(
-                    cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
-                )
-                async with stream:
-                    cell.status = "streaming"
-                    async for chunk in stream:
-                        if chunk.delta:
-                            cell.delta, cell.text = chunk.delta, stream.text
-                            notify(cell)
-                    reply = await stream.completion()
-            except RateLimitError as err:
+    async with limit:
+        try:
+            stream = await client.stream(
+                cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
+            )
+            async with stream:
+                cell.status = "streaming"
+                async for chunk in stream:
+                    if chunk.delta:
+                        cell.delta, cell.text = chunk.delta, stream.text
+                        notify(cell)
+                reply = await stream.completion()
+        except QolabaError as err:
+            if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
-                waits += 1
-                if waits > rate_limit_retries:
-                    cell.status, cell.error = "api_error", f"{type(err).__name__}: {err}"
-                else:
-                    retry_in = err.retry_after if err.retry_after is not None else 2.0**waits
-            except QolabaError as err:
-                cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
-                cell.text = getattr(err, "partial_text", None) or ""
-            else:
-                limit.succeeded()
-                cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
-                cell.credit, cell.cost = reply.credit, reply.cost
-                cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
-                if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
-                    cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
-        if retry_in is None:
-            break
-        await asyncio.sleep(retry_in)  # outside the limit: waiting holds no slot
+            cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
+            cell.text = getattr(err, "partial_text", None) or ""
+        else:
+            limit.succeeded()
+            cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
+            cell.credit, cell.cost = reply.credit, reply.cost
+            cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
+            if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
+                cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
     cell.delta, cell.done = "", True
     notify(cell)
 
@@ -200,7 +189,6 @@ async def acompare(
     on_update: Callable[[CompareCell], None] | None = None,
     stop: asyncio.Event | None = None,
     judge: str | Mapping[str, Any] | None = None,
-    rate_limit_retries: int = 3,
     **params: Any,
 ) -> pd.DataFrame:
     """Run every prompt on every model (``repeats`` times each), streamed, concurrently.
@@ -239,8 +227,6 @@ async def acompare(
     judge : str, mapping or None, optional
         Score the replies when the run is done: a judge model id, or the keywords of
         ``qolaba_nb._judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
-    rate_limit_retries : int, default 3
-        How often one cell waits out a 429 before it becomes an error row.
     **params
         Sampling parameters (``temperature=...``) sent with every call.
 
@@ -315,7 +301,7 @@ async def acompare(
                 cell.status, cell.error = "cancelled", "stopped before it was sent"
             else:
                 try:
-                    await _run_cell(aclient, cell, limit, params, tag, notify, rate_limit_retries)
+                    await _run_cell(aclient, cell, limit, params, tag, notify)
                 except asyncio.CancelledError:
                     if not stopped.is_set():
                         raise

@@ -68,10 +68,10 @@ def test_login_reads_the_key_with_getpass_and_never_prints_it(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("QOLABA_API_KEY", "")  # so that monkeypatch unsets what login() sets
-    monkeypatch.setattr(_connect.getpass, "getpass", lambda prompt: "  sk-test-typed-2222  ")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "  sk-test-typed-2222  ")
     assert q.login() is None
     assert os.environ["QOLABA_API_KEY"] == "sk-test-typed-2222"
     assert "sk-test-typed-2222" not in capsys.readouterr().out
-    monkeypatch.setattr(_connect.getpass, "getpass", lambda prompt: "")
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "")
     with pytest.raises(ValueError):
         q.login()

@@ -1,7 +1,7 @@
 """The transcript of a conversation: a widget that streams a reply in with linear traffic.
 
 Model output is untrusted. All HTML that reaches the browser is made here, in the kernel, by
-``render_markdown`` (markdown-it with raw HTML off, no images, no ``javascript:`` links) or by
+``qolaba_nb._markdown.render_markdown`` (raw HTML escaped, no images, safe link schemes) or by
 ``render_card`` / ``render_plain`` (everything escaped). The front end inserts model text
 itself only as text nodes.
 
@@ -29,13 +29,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
 import anywidget
 import traitlets
 
+from .._markdown import highlight_css, render_markdown
 from .._render import escape_html
 from ._schedule import home
 
@@ -63,31 +63,6 @@ def static_text(name: str) -> str:
 
 
 # --------------------------------------------------------------------------- rendering (pure)
-
-
-@cache
-def _markdown() -> Any:
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
-    # Images would let a reply make the browser fetch any URL (tracking pixels); links stay,
-    # and markdown-it's validateLink already refuses javascript:, vbscript:, file: and data:.
-    md.disable("image")
-
-    def link_open(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        # A click must not navigate JupyterLab itself away.
-        tokens[idx].attrSet("target", "_blank")
-        tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-        return str(renderer.renderToken(tokens, idx, options, env))
-
-    md.add_render_rule("link_open", link_open)
-    return md
-
-
-def render_markdown(text: str) -> str:
-    """Markdown to HTML, with every bit of raw HTML in ``text`` escaped."""
-    return str(_markdown().render(text))
 
 
 def render_plain(text: str) -> str:
@@ -165,7 +140,7 @@ class Transcript(anywidget.AnyWidget):
     """
 
     _esm = static_text("transcript.js")
-    _css = static_text("transcript.css")
+    _css = static_text("transcript.css") + highlight_css()
 
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
 

@@ -459,7 +459,7 @@ async def test_missing_api_key_is_a_clear_error_before_sending(
     ids=["400", "401", "403", "404", "500"],
 )
 async def test_error_statuses_map_to_typed_exceptions_without_retry(
-    h: Harness, status: int, cls: type
+    h: Harness, status: int, cls: type[q.APIStatusError]
 ) -> None:
     sent: list[httpx.Request] = []
 

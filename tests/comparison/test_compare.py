@@ -76,15 +76,15 @@ async def test_a_failing_model_is_a_row_with_its_error_and_the_others_come_back(
 ) -> None:
     models = [*MODELS, "sim/upstream-error", "sim/rate-limited", "sim/cut-stream"]
     c = client(sim, ledger, max_retries=0)
-    df = await acompare(["Hello"], models, client=c, progress=False, rate_limit_retries=1)
+    df = await acompare(["Hello"], models, client=c, progress=False)
     by_model = df.set_index("model")
     assert by_model.loc[MODELS, "status"].eq("ok").all()
     assert by_model.loc["sim/upstream-error", "status"] == "api_error"
-    assert "UpstreamError" in by_model.loc["sim/upstream-error", "error"]
-    assert "RateLimitError" in by_model.loc["sim/rate-limited", "error"]
+    assert "UpstreamError" in str(by_model.loc["sim/upstream-error", "error"])
+    assert "RateLimitError" in str(by_model.loc["sim/rate-limited", "error"])
     assert by_model.loc["sim/cut-stream", "status"] == "truncated"
-    assert len(by_model.loc["sim/cut-stream", "text"]) > 0  # partial text kept
-    assert pd.isna(by_model.loc["sim/upstream-error", "credit"])
+    assert len(str(by_model.loc["sim/cut-stream", "text"])) > 0  # partial text kept
+    assert by_model["credit"].isna()["sim/upstream-error"]
 
 
 async def test_at_most_concurrency_requests_are_in_flight(
@@ -191,10 +191,10 @@ def test_adaptive_limit_halves_on_rate_limits_and_grows_back() -> None:
     assert limit.limit == 8
 
 
-async def test_rate_limits_shrink_concurrency_and_honour_retry_after(ledger: UsageLedger) -> None:
-    # a tight per-key limit: 4 requests per second
+async def test_rate_limited_cells_come_back_through_the_client_retries(ledger: UsageLedger) -> None:
+    # a tight per-key limit: 4 requests per second; the client's retry policy waits it out
     with Simulator(speed=0, rate_limit=4, rate_window_s=1.0) as tight:
-        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger, max_retries=0)
+        c = q.AsyncClient(tight.api_key, tight.base_url, ledger=ledger)
         _open.append(c)
         t0 = time.perf_counter()
         df = await acompare(
@@ -215,9 +215,8 @@ def test_estimate_uses_the_ledger_history(sim: Simulator, ledger: UsageLedger) -
     past = ledger.to_dataframe(model=MODELS[0])
     assert row["credit_per_call"] == pytest.approx(past["credit"].mean())
     assert row["expected_credit"] == pytest.approx(past["credit"].mean() * 4)
-    assert "unknown" in est.loc["nobody/unknown", "note"] and pd.isna(
-        est.loc["nobody/unknown", "expected_credit"]
-    )
+    assert "unknown" in str(est.loc["nobody/unknown", "note"])
+    assert est["expected_credit"].isna()["nobody/unknown"]
     assert est.attrs["total_credit"] == pytest.approx(row["expected_credit"])
 
 

@@ -87,11 +87,11 @@ async def test_leaderboard_from_the_ledger_of_a_blind_panel_and_a_judge(sim: Sim
     assert (board["rating"] <= board["rating_high"]).all()
     assert (board["calls"] == 9).all()  # the judge's 27 calls are not counted as replies
     judged = scored.groupby("model")["judge_score"].mean()
-    for row in board.itertuples():
-        assert row.judge_score == pytest.approx(judged[row.model])
-        assert row.quality == pytest.approx(row.judge_score)
-        assert row.quality_per_credit == pytest.approx(row.quality / row.credit_per_call)
-        assert row.quality_low <= row.quality <= row.quality_high
+    for row in board.to_dict(orient="records"):
+        assert row["judge_score"] == pytest.approx(judged[row["model"]])
+        assert row["quality"] == pytest.approx(row["judge_score"])
+        assert row["quality_per_credit"] == pytest.approx(row["quality"] / row["credit_per_call"])
+        assert row["quality_low"] <= row["quality"] <= row["quality_high"]
     assert board["latency_median_s"].gt(0).all() and board["ttft_median_s"].gt(0).all()
     assert board["credit_per_call"].gt(0).all() and board["cost_per_call"].gt(0).all()
     assert one_run["votes"].sum() == 3 and later["votes"].sum() == 27

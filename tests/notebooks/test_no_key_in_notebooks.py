@@ -70,7 +70,7 @@ def panel_notebook() -> nbformat.NotebookNode:
         'await panel.send("And what is a river?")\nprint(panel.to_markdown())',
         "print(panel.to_json())\nprint(repr(client), repr(panel.client))",
     ]
-    nb = nbformat.v4.new_notebook()
+    nb: nbformat.NotebookNode = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     for i, cell in enumerate(nb.cells):
         cell.id = f"leakcheck-{i}"

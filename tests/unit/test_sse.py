@@ -238,7 +238,7 @@ def test_invalid_utf8_is_replaced_not_raised() -> None:
 _SPECIAL = ["\u2028", "\u2029", "\u0085", "\ufeff", "\x00", " ", ":", "é", "😀", "€"]
 _value = st.text(
     alphabet=st.one_of(
-        st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+        st.characters(blacklist_categories=["Cs"], blacklist_characters="\r\n"),
         st.sampled_from(_SPECIAL),
     ),
     max_size=12,

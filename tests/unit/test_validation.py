@@ -298,7 +298,7 @@ def test_input_messages_are_copied_not_mutated() -> None:
 
 
 def test_all_reference_params_together() -> None:
-    params = {
+    params: dict[str, Any] = {
         "temperature": 1,
         "max_tokens": 256,
         "top_p": 0.9,
