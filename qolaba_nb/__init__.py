@@ -36,6 +36,7 @@ from ._record import CallRecord
 if TYPE_CHECKING:
     from ._judge import ajudge, judge
     from ._leaderboard import leaderboard
+    from ._report import report
     from .comparison import acompare, compare, estimate
     from .ledger import UsageLedger
     from .simulator import Simulator
@@ -86,6 +87,7 @@ __all__ = [
     "judge",
     "leaderboard",
     "login",
+    "report",
 ]
 
 # Heavy or optional parts, imported on first use (PEP 562).
@@ -101,6 +103,7 @@ _LAZY = {
     "estimate": "qolaba_nb.comparison",
     "judge": "qolaba_nb._judge",
     "leaderboard": "qolaba_nb._leaderboard",
+    "report": "qolaba_nb._report",
 }
 
 

@@ -94,6 +94,7 @@ def test_the_key_is_not_in_logs_even_at_debug_level(
         ("judge", "qolaba_nb._judge"),
         ("ajudge", "qolaba_nb._judge"),
         ("leaderboard", "qolaba_nb._leaderboard"),
+        ("report", "qolaba_nb._report"),
     ],
 )
 def test_comparison_helpers_are_exported_lazily(name: str, module: str) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import string
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -204,7 +206,13 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.rank_button = w.ToggleButton(
             description="Rank them", icon="list-ol", disabled=True, value=False
         )
-        self.vote_bar = w.HBox([self.tie_button, self.bad_button, self.rank_button])
+        self.report_button = w.Button(
+            description="Report", icon="file", disabled=True, tooltip="Save a one-file HTML report"
+        )
+        self.report_path = "compare-report.html"
+        self.vote_bar = w.HBox(
+            [self.tie_button, self.bad_button, self.rank_button, self.report_button]
+        )
         self.vote_bar.add_class("qnb-vote-bar")
         self.prompt_shown = w.HTML()
         self.columns_box = w.HBox(layout=w.Layout(width="100%", align_items="flex-start"))
@@ -220,6 +228,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.tie_button.on_click(home(lambda _b: self.vote("tie")))
         self.bad_button.on_click(home(lambda _b: self.vote("both bad")))
         self.rank_button.observe(home(lambda _c: self._rank_mode()), names="value")
+        self.report_button.on_click(home(lambda _b: self._report_quietly()))
         self.model_picker.observe(home(lambda _c: self._models_changed()), names="value")
         super().__init__(
             [
@@ -445,6 +454,35 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._update_summary()
         return vote
 
+    def save_report(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write every run of this panel as one self-contained HTML file (``qolaba_nb.report``).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or None, optional
+            Where to write it; None: ``report_path`` (``"compare-report.html"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from .._report import report
+
+        if not self._runs:
+            raise ValueError("nothing to report yet: run a prompt first")
+        if self.blind and not self._voted:
+            raise ValueError("vote first: the report shows the model names and numbers")
+        target = report(self.results, path or self.report_path, title="ComparePanel runs")
+        self._set_status(f"Report written to {target}", "info")
+        return target
+
+    def _report_quietly(self) -> None:
+        try:
+            self.save_report()
+        except (OSError, ValueError) as err:
+            self._set_status(f"Could not write the report: {err}", "error")
+
     # ------------------------------------------------------------------ plumbing
 
     def _resolve(self, choice: str | int) -> str:
@@ -591,6 +629,10 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             )
         self.tie_button.disabled = self.bad_button.disabled = not open_vote or len(ok) < 2
         self.rank_button.disabled = not open_vote or len(ok) < 3
+        # Blind, a report before the vote would give the models away.
+        self.report_button.disabled = (
+            not self._runs or self._busy or (self.blind and not self._voted)
+        )
 
 
 def _vote_mark(choice: Any, rank: Any) -> str:
