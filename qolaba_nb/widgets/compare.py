@@ -182,6 +182,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._order: list[str] = []
         self._busy = False
         self._voted = False
+        self._awaiting_vote = False  # from a run's start to its vote
         self._stop: asyncio.Event | None = None
         self._ranking: list[str] = []
         self.votes: list[Vote] = []
@@ -196,6 +197,14 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             f"{escape_html(PICK_HINT)}</div>"
         )
         self.model_note = w.HTML()
+        self.model_box = w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])])
+        self.model_box.add_class("qnb-model-picker")
+        self.hidden_note = w.HTML(
+            '<div class="qnb-plain" style="color:#555">Blind vote: the models are hidden until'
+            " you vote.</div>",
+            layout=w.Layout(display="none"),
+        )
+        self.hidden_note.add_class("qnb-blind-note")
         self.prompt = PromptInput(placeholder="Prompt: Enter sends to every model at once")
         self.send_button = w.Button(
             description="Send to all", button_style="primary", icon="paper-plane"
@@ -233,7 +242,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         super().__init__(
             [
                 w.HTML('<div style="font-weight:600">Qolaba compare</div>'),
-                w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])]),
+                self.model_box,
+                self.hidden_note,
                 self.prompt,
                 w.HBox([self.send_button, self.stop_button]),
                 self.prompt_shown,
@@ -327,6 +337,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise RuntimeError("a comparison is still running")
         self._busy = True
         self._voted = False
+        self._awaiting_vote = True
         self._ranking = []
         self._stop = asyncio.Event()
         self._update_controls()
@@ -355,6 +366,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 **self.params,
             )
         except Exception as err:
+            self._awaiting_vote = False  # no reply to vote on
             for column in self.columns:
                 if column.live is not None:
                     column.live.drop()
@@ -432,6 +444,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             tag=self.tag,
         )
         self._voted = True
+        self._awaiting_vote = False
         frame["model"] = [c.model for c in columns]
         ranks = [vote.rank_of(c.model) for c in columns]
         frame["rank"] = pd_array(ranks, "Int64")
@@ -629,6 +642,10 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             )
         self.tie_button.disabled = self.bad_button.disabled = not open_vote or len(ok) < 2
         self.rank_button.disabled = not open_vote or len(ok) < 3
+        # Blind, the picker's list would tell which models are in play while the vote is open.
+        hide = self.blind and self._awaiting_vote
+        self.model_box.layout.display = "none" if hide else None
+        self.hidden_note.layout.display = None if hide else "none"
         # Blind, a report before the vote would give the models away.
         self.report_button.disabled = (
             not self._runs or self._busy or (self.blind and not self._voted)
