@@ -1,6 +1,6 @@
 """What a comparison keeps in the ledger: votes, and every finished cell of a run.
 
-Two tables, made by :func:`m002_votes_and_cells`, in SQL that SQLite and PostgreSQL both read
+Two tables, made by :func:`m003_votes_and_cells`, in SQL that SQLite and PostgreSQL both read
 (types from the dialect, ``?`` placeholders translated, ``ON CONFLICT ... DO UPDATE``):
 
 - ``votes``: one row per vote on one prompt's replies: run id, prompt, the models in the order
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from .._votes import Vote
 
-__all__ = ["CELL_COLUMNS", "VOTE_COLUMNS", "ComparisonStore", "m002_votes_and_cells"]
+__all__ = ["CELL_COLUMNS", "VOTE_COLUMNS", "ComparisonStore", "m003_votes_and_cells"]
 
 #: The columns of ``ledger.votes()``.
 VOTE_COLUMNS: Final = (
@@ -66,7 +66,7 @@ CELL_COLUMNS: Final = (
 )
 
 
-def m002_votes_and_cells(db: Schema) -> None:
+def m003_votes_and_cells(db: Schema) -> None:
     """The ``votes`` and ``cells`` tables of comparisons."""
     d = db.dialect
     db.execute(

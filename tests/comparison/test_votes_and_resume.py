@@ -51,7 +51,7 @@ def _sent(sim: Simulator, since: int = 0) -> list[tuple[str, str]]:
 def test_the_migration_makes_the_votes_and_cells_tables(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
     migrate(conn)
-    assert "m002_votes_and_cells" in [name for name, _ in MIGRATIONS]
+    assert "m003_votes_and_cells" in [name for name, _ in MIGRATIONS]
     votes = [r[1] for r in conn.execute("PRAGMA table_info(votes)")]
     assert votes == list(VOTE_COLUMNS)
     cells = {r[1]: r[5] for r in conn.execute("PRAGMA table_info(cells)")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -260,19 +261,22 @@ def test_filters_combine(varied: UsageLedger) -> None:
 @pytest.mark.parametrize(
     "since",
     [
-        "3h",
-        "180min",
-        pd.Timedelta(hours=3),
-        timedelta(hours=3),
-        datetime.now(UTC) - timedelta(hours=3),
-        (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
-        (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None),  # naive: UTC
-        pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3),
+        lambda: "3h",
+        lambda: "180min",
+        lambda: pd.Timedelta(hours=3),
+        lambda: timedelta(hours=3),
+        # Absolute moments are taken when the test runs, not when it is collected: a long
+        # suite would otherwise move them minutes into the past.
+        lambda: datetime.now(UTC) - timedelta(hours=3),
+        lambda: (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
+        lambda: (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None),  # naive: UTC
+        lambda: pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3),
     ],
+    ids=["3h", "180min", "pd.Timedelta", "timedelta", "datetime", "iso", "naive", "pd.Timestamp"],
 )
-def test_filter_since(varied: UsageLedger, since: object) -> None:
+def test_filter_since(varied: UsageLedger, since: Callable[[], object]) -> None:
     # Ages are i hours + 1 minute: the last 3 hours hold calls 0, 1, 2.
-    assert _ids(varied.to_dataframe(since=since)) == {0, 1, 2}  # type: ignore[arg-type]
+    assert _ids(varied.to_dataframe(since=since())) == {0, 1, 2}  # type: ignore[arg-type]
 
 
 def test_filter_since_date_string(ledger: UsageLedger, make_rec: RecordFactory) -> None:
@@ -321,6 +325,8 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
         "calls",
         "errors",
         "credit",
+        "credit_reported",
+        "credit_estimated",
         "cost",
         "latency_mean",
         "latency_p50",
@@ -335,6 +341,7 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
     assert a["calls"] == 37 and b["calls"] == 11
     assert a["errors"] == 8 and b["errors"] == 0  # i = 0, 5, ..., 35
     assert a["credit"] == pytest.approx(37 * 0.5)
+    assert a["credit_reported"] == pytest.approx(37 * 0.5) and np.isnan(a["credit_estimated"])
     assert a["cost"] == pytest.approx(18 * 0.01)
     assert np.isnan(b["credit"]) and np.isnan(b["cost"])  # none known: NaN, not 0
     assert a["latency_mean"] == pytest.approx(lat_a.mean())
@@ -382,7 +389,7 @@ def test_summary_of_empty_ledger(ledger: UsageLedger) -> None:
     s = ledger.summary()
     assert s.empty
     assert list(s.columns)[:2] == ["calls", "errors"]
-    assert len(s.columns) == 10
+    assert len(s.columns) == 12
 
 
 # ---- export -------------------------------------------------------------------------------
