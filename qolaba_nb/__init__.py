@@ -38,8 +38,10 @@ from ._record import CallRecord
 from ._settings import ClientSettings
 
 if TYPE_CHECKING:
+    from ._judge import ajudge, judge
+    from ._leaderboard import leaderboard
+    from ._report import report
     from .comparison import acompare, compare, estimate
-    from .judge import ajudge, judge
     from .ledger import UsageLedger
     from .simulator import Simulator
     from .widgets import ChatPanel, ComparePanel, UsageDashboard
@@ -94,7 +96,9 @@ __all__ = [
     "connect",
     "estimate",
     "judge",
+    "leaderboard",
     "login",
+    "report",
 ]
 
 # Heavy or optional parts, imported on first use (PEP 562).
@@ -105,10 +109,12 @@ _LAZY = {
     "UsageDashboard": "qolaba_nb.widgets",
     "UsageLedger": "qolaba_nb.ledger",
     "acompare": "qolaba_nb.comparison",
-    "ajudge": "qolaba_nb.judge",
+    "ajudge": "qolaba_nb._judge",
     "compare": "qolaba_nb.comparison",
     "estimate": "qolaba_nb.comparison",
-    "judge": "qolaba_nb.judge",
+    "judge": "qolaba_nb._judge",
+    "leaderboard": "qolaba_nb._leaderboard",
+    "report": "qolaba_nb._report",
 }
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .ledger import UsageLedger
+    from .ledger.comparisons import ComparisonStore
 
 __all__ = ["COLUMNS", "AdaptiveLimit", "CompareCell", "acompare", "compare", "estimate"]
 
@@ -225,7 +226,7 @@ async def acompare(
         sent yet are not sent; both become rows with status "cancelled".
     judge : str, mapping or None, optional
         Score the replies when the run is done: a judge model id, or the keywords of
-        ``qolaba_nb.judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
+        ``qolaba_nb._judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
     **params
         Sampling parameters (``temperature=...``) sent with every call.
 
@@ -307,9 +308,9 @@ async def acompare(
                     cell.status, cell.error = "cancelled", "stopped"
                     cell.delta, cell.done = "", True
                     notify(cell)
-            rows[index] = cell.values()
+            rows[index] = row = cell.values()
             if store is not None and cell.status == "ok":
-                store.save_cell(run_id, index, rows[index])
+                store.save_cell(run_id, index, row, tag=tag)
 
     async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:
         await stopped.wait()
@@ -333,7 +334,7 @@ async def acompare(
     frame.attrs["run_id"] = run_id
     frame.attrs["total_credit"] = float(frame["credit"].sum())
     if judge is not None:
-        from .judge import ajudge
+        from ._judge import ajudge
 
         spec = {"model": judge} if isinstance(judge, str) else dict(judge)
         try:
@@ -375,12 +376,12 @@ class _Tally:
         return f"{spent:.4g} credits, ~{self.spent / self.priced * self.left:.4g} left"
 
 
-def _cell_store(client: AsyncClient) -> Any:
+def _cell_store(client: AsyncClient) -> ComparisonStore | None:
     """Where finished cells are kept: the client's UsageLedger (None for another ledger)."""
-    from .ledger import UsageLedger
+    from .ledger.comparisons import ComparisonStore
 
     ledger = client.ledger
-    return ledger if isinstance(ledger, UsageLedger) and hasattr(ledger, "save_cell") else None
+    return ledger if isinstance(ledger, ComparisonStore) else None
 
 
 def _progress_bar(total: int, done: int = 0) -> Any:

@@ -4,10 +4,13 @@ Every function takes a DataFrame (``UsageLedger.to_dataframe()`` or a comparison
 result: ``prompt, model, text, credit, cost, latency_s, ttft_s, chars_per_s, finish_reason,
 status, error, run_id`` and, for ledger frames, ``ts``), draws on ``ax`` (default: the current
 Axes) and returns the Axes. Nothing calls ``plt.show()``: the notebook shows the figure.
+``leaderboard`` and ``quality_vs_cost`` take a ``qolaba_nb.leaderboard()`` frame (or a
+comparison frame, whose leaderboard they compute).
 
 Rows with a missing value in the plotted columns are skipped; a frame with nothing to plot
 draws an empty, labelled Axes that says "no data". Long model names are shortened in the
-middle, and with many models fonts shrink and legends move outside the plot.
+middle (never two to the same label), and with many models fonts shrink and legends move
+outside the plot.
 
 Example
 -------
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import matplotlib.colors as mcolors
 from matplotlib import colormaps
@@ -35,6 +38,10 @@ if TYPE_CHECKING:
 __all__ = [
     "cost_by_model",
     "latency_vs_cost",
+    "leaderboard",
+    "pareto_frontier",
+    "quality_vs_cost",
+    "short_names",
     "spend_over_time",
     "theme_figure",
     "themed_svg",
@@ -72,6 +79,28 @@ def _short(name: str, limit: int = MAX_NAME) -> str:
     head = (limit - 1) // 2
     tail = limit - 1 - head
     return f"{name[:head]}…{name[-tail:]}"
+
+
+def short_names(names: Sequence[str], limit: int = MAX_NAME) -> dict[str, str]:
+    """A label per name, shortened in the middle, never two the same.
+
+    Names whose short forms collide keep more characters (from both ends) until they differ;
+    at worst a name is shown whole.
+    """
+    unique = list(dict.fromkeys(str(n) for n in names))
+    labels = {n: _short(n, limit) for n in unique}
+    width = limit
+    while True:
+        seen: dict[str, list[str]] = {}
+        for n in unique:
+            seen.setdefault(labels[n], []).append(n)
+        clashes = [group for group in seen.values() if len(group) > 1]
+        if not clashes:
+            return labels
+        width += 4
+        for group in clashes:
+            for n in group:
+                labels[n] = _short(n, width)
 
 
 def _fontsize(n: int) -> float | None:
@@ -189,7 +218,8 @@ def cost_by_model(
         return _no_data(ax)
     totals = amounts[keep].groupby(_models(df)[keep]).sum().sort_values(kind="stable")
     n = len(totals)
-    names = [_short(str(m)) for m in totals.index]
+    labels = short_names([str(m) for m in totals.index])
+    names = [labels[str(m)] for m in totals.index]
     positions = list(range(n))
     bars = ax.barh(positions, totals.to_numpy(), color=_colors(1)[0])
     ax.set_yticks(positions, names, fontsize=_fontsize(n))
@@ -209,10 +239,12 @@ def spend_over_time(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     Parameters
     ----------
-    df
-        Ledger frame with ``ts``, ``credit`` and ``cost``. Each line skips the calls whose
-        amount is unknown.
-    ax
+    df : pandas.DataFrame
+        Ledger frame with ``ts``, ``credit`` and ``cost``; or a comparison frame (no ``ts``),
+        drawn against the call number in the frame's order. Each line skips the calls whose
+        amount is unknown. A single call (or calls at one moment) is a visible point on an
+        axis of a few minutes around it.
+    ax : matplotlib.axes.Axes or None, optional
         Axes to draw on; default the current Axes. The cost axis is ``ax.twinx()``.
 
     Returns
@@ -229,16 +261,23 @@ def spend_over_time(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     ax = _axes(ax)
     credit_color, cost_color = _colors(2)
-    ax.set_xlabel("Time (UTC)")
+    by_time = "ts" in df.columns
+    ax.set_xlabel("Time (UTC)" if by_time else "Call (in the run's order)")
     ax.set_ylabel("Cumulative credits", color=credit_color)
     ax.set_title("Spending over time")
     cost_ax = ax.twinx()
     cost_ax.set_ylabel("Cumulative cost (USD)", color=cost_color)
-    _require(df, ["ts", "credit", "cost"], "spend_over_time")
+    _require(df, ["credit", "cost"], "spend_over_time")
 
-    ts = pd.to_datetime(df["ts"], utc=True, errors="coerce")
-    frame = pd.DataFrame({"ts": ts, "credit": _numeric(df, "credit"), "cost": _numeric(df, "cost")})
-    frame = frame[frame["ts"].notna()].sort_values("ts", kind="stable")
+    x_all: pd.Series[Any]
+    if by_time:
+        x_all = pd.to_datetime(df["ts"], utc=True, errors="coerce")
+    else:
+        x_all = pd.Series(range(1, len(df) + 1), index=df.index, dtype="float64")
+    frame = pd.DataFrame(
+        {"x": x_all, "credit": _numeric(df, "credit"), "cost": _numeric(df, "cost")}
+    )
+    frame = frame[frame["x"].notna()].sort_values("x", kind="stable")
     lines = []
     for column, target, color, label in (
         ("credit", ax, credit_color, "Credits"),
@@ -247,18 +286,36 @@ def spend_over_time(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         part = frame[frame[column].notna()]
         if part.empty:
             continue
-        # matplotlib wants naive datetimes; they are UTC, as the axis label says.
-        x = part["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        if by_time:
+            # matplotlib wants naive datetimes; they are UTC, as the axis label says.
+            x = part["x"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        else:
+            x = part["x"].to_numpy()
         (line,) = target.step(
-            x, part[column].cumsum().to_numpy(), where="post", color=color, label=label
+            x,
+            part[column].cumsum().to_numpy(),
+            where="post",
+            color=color,
+            label=label,
+            marker="o" if len(part) <= 3 else None,  # one call is a point, not nothing
         )
         lines.append(line)
     if not lines:
         return _no_data(ax)
-    # (matplotlib.dates has no annotations on these two.)
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    if by_time:
+        first, last = frame["x"].min(), frame["x"].max()
+        if last - first < pd.Timedelta(minutes=1):
+            # One moment: an axis of a few minutes around it, not matplotlib's years.
+            middle = (first + (last - first) / 2).tz_convert("UTC").tz_localize(None)
+            pad = pd.Timedelta(minutes=2)
+            ax.set_xlim(mdates.date2num(middle - pad), mdates.date2num(middle + pad))  # type: ignore[no-untyped-call]
+        # (matplotlib.dates has no annotations on these two.)
+        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    else:
+        ax.xaxis.get_major_locator().set_params(integer=True)  # type: ignore[call-arg]
+        ax.set_xlim(0.5, max(len(frame), 1) + 0.5)
     ax.tick_params(axis="y", colors=credit_color)
     cost_ax.tick_params(axis="y", colors=cost_color)
     ax.set_ylim(bottom=0)
@@ -311,6 +368,7 @@ def latency_vs_cost(
     names = sorted(models.unique())
     n = len(names)
     colors = _colors(n)
+    labels = short_names(names)
     size = 36 if n <= 8 else 20
     for i, name in enumerate(names):
         sel = models == name
@@ -321,7 +379,7 @@ def latency_vs_cost(
             color=mcolors.to_hex(colors[i]),
             s=size,
             alpha=0.8,
-            label=_short(name),
+            label=labels[name],
         )
     _legend(ax, n)
     return ax
@@ -367,7 +425,7 @@ def ttft_by_model(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         orientation="horizontal",
         patch_artist=True,
         widths=0.6,
-        tick_labels=[_short(str(m)) for m in order],
+        tick_labels=[short_names([str(m) for m in order])[str(m)] for m in order],
         flierprops={"markersize": 3, "alpha": 0.6},
         medianprops={"color": "black"},
     )
@@ -378,6 +436,184 @@ def ttft_by_model(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.invert_yaxis()  # first (fastest) model on top
     ax.set_xlim(left=0)
     return ax
+
+
+def _board(df: pd.DataFrame) -> pd.DataFrame:
+    """A leaderboard frame: ``df`` itself, or the leaderboard of a comparison frame."""
+    if "rating" in df.columns and "quality" in df.columns:
+        return df
+    from ._leaderboard import leaderboard as make_board
+
+    return make_board(df)
+
+
+def leaderboard(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """Each model's Bradley-Terry rating with its 95% interval, the best on top.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A ``qolaba_nb.leaderboard()`` frame (``model``, ``rating``, ``rating_low``,
+        ``rating_high``), or a comparison frame with votes, whose leaderboard is drawn.
+        Models without a rating (no votes) are skipped.
+    ax : matplotlib.axes.Axes or None, optional
+        Axes to draw on; default the current Axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = leaderboard(qolaba_nb.leaderboard(run_id=df.attrs["run_id"]))  # doctest: +SKIP
+    """
+    ax = _axes(ax)
+    ax.set_xlabel("Rating (Bradley-Terry; bars: 95% interval)")
+    ax.set_ylabel("Model")
+    ax.set_title("Leaderboard")
+    _require(df, ["model"], "leaderboard")
+    board = _board(df)
+    rating = _numeric(board, "rating")
+    keep = rating.notna()
+    if not keep.any():
+        return _no_data(ax)
+    rows = board[keep].assign(_r=rating[keep]).sort_values("_r", ascending=False, kind="stable")
+    n = len(rows)
+    labels = short_names([str(m) for m in rows["model"]])
+    y = list(range(n))
+    r = rows["_r"].to_numpy()
+    low = _numeric(rows, "rating_low").fillna(rows["_r"]).to_numpy()
+    high = _numeric(rows, "rating_high").fillna(rows["_r"]).to_numpy()
+    colors = _colors(n)
+    ax.errorbar(
+        r,
+        y,
+        xerr=[r - low, high - r],
+        fmt="none",
+        ecolor="0.4",
+        elinewidth=1.5,
+        capsize=4,
+    )
+    ax.scatter(r, y, c=[mcolors.to_hex(c) for c in colors], s=48, zorder=3)
+    ax.set_yticks(y, [labels[str(m)] for m in rows["model"]], fontsize=_fontsize(n))
+    ax.axvline(1000, color="0.8", linestyle=":", zorder=0)
+    ax.invert_yaxis()  # best on top
+    return ax
+
+
+def pareto_frontier(cost: Sequence[float], quality: Sequence[float]) -> list[int]:
+    """Positions of the points no other point beats on both counts (cheaper and better).
+
+    Parameters
+    ----------
+    cost : sequence of float
+        Lower is better.
+    quality : sequence of float
+        Higher is better.
+
+    Returns
+    -------
+    list of int
+        The frontier's positions, cheapest first.
+    """
+    points = sorted(range(len(cost)), key=lambda i: (cost[i], -quality[i]))
+    frontier: list[int] = []
+    best = -math.inf
+    for i in points:
+        if quality[i] > best:
+            frontier.append(i)
+            best = quality[i]
+    return frontier
+
+
+def quality_vs_cost(
+    df: pd.DataFrame,
+    *,
+    value: Literal["credit", "cost"] = "credit",
+    ax: Axes | None = None,
+) -> Axes:
+    """Quality against price, one point per model with its interval, the Pareto frontier marked.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A ``qolaba_nb.leaderboard()`` frame (``model``, ``quality``, ``quality_low``,
+        ``quality_high``, ``credit_per_call``, ``cost_per_call``), or a comparison frame
+        (with judge scores or votes), whose leaderboard is drawn.
+    value : {"credit", "cost"}, default "credit"
+        The price on the x axis: credits or USD per call.
+    ax : matplotlib.axes.Axes or None, optional
+        Axes to draw on; default the current Axes.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The frontier (models no other model beats on both price and quality) is a dashed line
+        through ringed points, labelled "Pareto frontier" in the legend.
+
+    Examples
+    --------
+    >>> ax = quality_vs_cost(qolaba_nb.leaderboard())  # doctest: +SKIP
+    """
+    if value not in _VALUE_LABELS:
+        raise ValueError(f"value must be 'cost' or 'credit', not {value!r}")
+    ax = _axes(ax)
+    price = f"{value}_per_call"
+    ax.set_xlabel(f"{_VALUE_LABELS[value]} per call")
+    ax.set_ylabel("Quality (judge score, or 10 x win rate)")
+    ax.set_title("Quality per credit" if value == "credit" else "Quality per dollar")
+    _require(df, ["model"], "quality_vs_cost")
+    board = _board(df)
+    x, y = _numeric(board, price), _numeric(board, "quality")
+    keep = x.notna() & y.notna()
+    if not keep.any():
+        return _no_data(ax)
+    rows = board[keep]
+    xs, ys = x[keep].to_numpy(), y[keep].to_numpy()
+    low = _numeric(rows, "quality_low").fillna(_series(ys, rows.index)).to_numpy()
+    high = _numeric(rows, "quality_high").fillna(_series(ys, rows.index)).to_numpy()
+    names = [str(m) for m in rows["model"]]
+    n = len(names)
+    labels = short_names(names)
+    colors = _colors(n)
+    ax.errorbar(xs, ys, yerr=[ys - low, high - ys], fmt="none", ecolor="0.6", capsize=3)
+    for i, name in enumerate(names):
+        ax.scatter(
+            [xs[i]],
+            [ys[i]],
+            marker=_MARKERS[i % len(_MARKERS)],
+            color=mcolors.to_hex(colors[i]),
+            s=48,
+            zorder=3,
+            label=labels[name],
+        )
+    front = pareto_frontier(xs.tolist(), ys.tolist())
+    ax.plot(
+        xs[front],
+        ys[front],
+        linestyle="--",
+        color="0.3",
+        linewidth=1,
+        zorder=2,
+        label="Pareto frontier",
+    )
+    ax.scatter(
+        xs[front],
+        ys[front],
+        s=160,
+        facecolors="none",
+        edgecolors="0.2",
+        linewidths=1.2,
+        zorder=4,
+    )
+    _legend(ax, n + 1)
+    return ax
+
+
+def _series(values: Any, index: Any) -> pd.Series[float]:
+    import pandas as pd
+
+    return pd.Series(values, index=index, dtype="float64")
 
 
 # --------------------------------------------------------------------------------------------

@@ -86,3 +86,22 @@ def test_the_key_is_not_in_logs_even_at_debug_level(
         client.chat("hi", model="m/x")
     assert "retrying" in caplog.text
     assert key not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "module"),
+    [
+        ("judge", "qolaba_nb._judge"),
+        ("ajudge", "qolaba_nb._judge"),
+        ("leaderboard", "qolaba_nb._leaderboard"),
+        ("report", "qolaba_nb._report"),
+    ],
+)
+def test_comparison_helpers_are_exported_lazily(name: str, module: str) -> None:
+    code = (
+        f"import sys, qolaba_nb as q; assert {module!r} not in sys.modules; "
+        f"f = getattr(q, {name!r}); assert f.__module__ == {module!r}, f; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+    assert name in q.__all__

@@ -31,6 +31,7 @@ from .budgets import (
     session_key,
     totals_deltas,
 )
+from .comparisons import ComparisonStore
 from .errors import LedgerError
 from .estimates import HISTORY_CALLS, fit_line, percentile
 from .frames import SUMMARY_KEYS, SummaryKey, SummaryState, export_frame, frame
@@ -76,7 +77,7 @@ def _flush_at_exit() -> None:
 _EPSILON = 1e-9
 
 
-class UsageLedger:
+class UsageLedger(ComparisonStore):
     """Every call's cost and timing in a local SQLite file, with budgets.
 
     Parameters

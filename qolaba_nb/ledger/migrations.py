@@ -162,11 +162,19 @@ def m002_money(db: Schema) -> None:
     )
 
 
+def _m003_votes_and_cells(db: Schema) -> None:
+    """The ``votes`` and ``cells`` tables of comparisons (see ``comparisons.py``)."""
+    from .comparisons import m003_votes_and_cells
+
+    m003_votes_and_cells(db)
+
+
 #: Ordered, append-only. Never edit a released migration: add ``m00N_...`` instead (the next
 #: free number after the last entry; votes and cells tables come after ``m002_money``).
 MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
     ("m001_initial", m001_initial),
     ("m002_money", m002_money),
+    ("m003_votes_and_cells", _m003_votes_and_cells),
 )
 
 

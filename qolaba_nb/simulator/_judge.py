@@ -1,4 +1,4 @@
-"""The simulator as a judge: a parseable verdict for the judge prompts of ``qolaba_nb.judge``.
+"""The simulator as a judge: a parseable verdict for the judge prompts of ``qolaba_nb._judge``.
 
 A judge prompt carries the question in ``<question>`` and the replies in ``<reply>`` (pointwise)
 or ``<reply_a>`` / ``<reply_b>`` (pairwise). The verdict depends only on the question and the

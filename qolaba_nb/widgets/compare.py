@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import string
 import uuid
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -183,6 +185,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._order: list[str] = []
         self._busy = False
         self._voted = False
+        self._awaiting_vote = False  # from a run's start to its vote
         self._stop: asyncio.Event | None = None
         self._ranking: list[str] = []
         self.votes: list[Vote] = []
@@ -197,6 +200,14 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             f"{escape_html(PICK_HINT)}</div>"
         )
         self.model_note = w.HTML()
+        self.model_box = w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])])
+        self.model_box.add_class("qnb-model-picker")
+        self.hidden_note = w.HTML(
+            '<div class="qnb-plain" style="color:#555">Blind vote: the models are hidden until'
+            " you vote.</div>",
+            layout=w.Layout(display="none"),
+        )
+        self.hidden_note.add_class("qnb-blind-note")
         self.prompt = PromptInput(placeholder="Prompt: Enter sends to every model at once")
         self.send_button = w.Button(
             description="Send to all", button_style="primary", icon="paper-plane"
@@ -207,7 +218,13 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.rank_button = w.ToggleButton(
             description="Rank them", icon="list-ol", disabled=True, value=False
         )
-        self.vote_bar = w.HBox([self.tie_button, self.bad_button, self.rank_button])
+        self.report_button = w.Button(
+            description="Report", icon="file", disabled=True, tooltip="Save a one-file HTML report"
+        )
+        self.report_path = "compare-report.html"
+        self.vote_bar = w.HBox(
+            [self.tie_button, self.bad_button, self.rank_button, self.report_button]
+        )
         self.vote_bar.add_class("qnb-vote-bar")
         self.prompt_shown = w.HTML()
         self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
@@ -225,6 +242,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.tie_button.on_click(home(lambda _b: self.vote("tie")))
         self.bad_button.on_click(home(lambda _b: self.vote("both bad")))
         self.rank_button.observe(home(lambda _c: self._rank_mode()), names="value")
+        self.report_button.on_click(home(lambda _b: self._report_quietly()))
         self.model_picker.observe(home(lambda _c: self._models_changed()), names="value")
         super().__init__(
             [
@@ -232,7 +250,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                     [w.HTML('<div style="font-weight:600">Qolaba compare</div>'), self.meter],
                     layout=w.Layout(align_items="center", grid_gap="12px"),
                 ),
-                w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])]),
+                self.model_box,
+                self.hidden_note,
                 self.prompt,
                 w.HBox([self.send_button, self.stop_button, self.estimate_line]),
                 self.prompt_shown,
@@ -326,6 +345,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise RuntimeError("a comparison is still running")
         self._busy = True
         self._voted = False
+        self._awaiting_vote = True
         self._ranking = []
         self._stop = asyncio.Event()
         self._update_controls()
@@ -354,6 +374,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 **self.params,
             )
         except Exception as err:
+            self._awaiting_vote = False  # no reply to vote on
             for column in self.columns:
                 if column.live is not None:
                     column.live.drop()
@@ -432,6 +453,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             tag=self.tag,
         )
         self._voted = True
+        self._awaiting_vote = False
         frame["model"] = [c.model for c in columns]
         ranks = [vote.rank_of(c.model) for c in columns]
         frame["rank"] = pd_array(ranks, "Int64")
@@ -453,6 +475,35 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._update_controls()
         self._update_summary()
         return vote
+
+    def save_report(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write every run of this panel as one self-contained HTML file (``qolaba_nb.report``).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or None, optional
+            Where to write it; None: ``report_path`` (``"compare-report.html"``).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from .._report import report
+
+        if not self._runs:
+            raise ValueError("nothing to report yet: run a prompt first")
+        if self.blind and not self._voted:
+            raise ValueError("vote first: the report shows the model names and numbers")
+        target = report(self.results, path or self.report_path, title="ComparePanel runs")
+        self._set_status(f"Report written to {target}", "info")
+        return target
+
+    def _report_quietly(self) -> None:
+        try:
+            self.save_report()
+        except (OSError, ValueError) as err:
+            self._set_status(f"Could not write the report: {err}", "error")
 
     # ------------------------------------------------------------------ plumbing
 
@@ -610,6 +661,14 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             )
         self.tie_button.disabled = self.bad_button.disabled = not open_vote or len(ok) < 2
         self.rank_button.disabled = not open_vote or len(ok) < 3
+        # Blind, the picker's list would tell which models are in play while the vote is open.
+        hide = self.blind and self._awaiting_vote
+        self.model_box.layout.display = "none" if hide else None
+        self.hidden_note.layout.display = None if hide else "none"
+        # Blind, a report before the vote would give the models away.
+        self.report_button.disabled = (
+            not self._runs or self._busy or (self.blind and not self._voted)
+        )
 
 
 def _vote_mark(choice: Any, rank: Any) -> str:

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import qolaba_nb as q
+from qolaba_nb._judge import JUDGE_COLUMNS, ajudge, judge, parse_verdict
 from qolaba_nb.comparison import acompare
-from qolaba_nb.judge import JUDGE_COLUMNS, ajudge, judge, parse_verdict
 from qolaba_nb.ledger import UsageLedger
 from qolaba_nb.simulator import Simulator, _judge
 

@@ -61,7 +61,7 @@ def test_migrate_empty_database(tmp_path: Path) -> None:
         assert migrate(conn) == [name for name, _ in MIGRATIONS]
 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert tables == {"calls", "_migrations", "totals", "holds"}
+        assert tables == {"calls", "_migrations", "totals", "holds", "votes", "cells"}
 
         info = conn.execute("PRAGMA table_info(calls)").fetchall()
         # (cid, name, type, notnull, default, pk)

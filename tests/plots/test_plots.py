@@ -142,9 +142,29 @@ def test_spend_over_time_sorts_by_time(ledger_frame: pd.DataFrame) -> None:
     assert np.all(np.diff(np.asarray(line.get_ydata(), dtype=float)) >= 0)
 
 
-def test_spend_over_time_needs_ts(make_comparison: Comparison) -> None:
-    with pytest.raises(ValueError, match="ts"):
-        plots.spend_over_time(make_comparison(["a"]), ax=_ax())
+def test_spend_over_time_draws_a_comparison_frame_by_call_number(
+    make_comparison: Comparison,
+) -> None:
+    df = make_comparison(["a", "b"])
+    ax = plots.spend_over_time(df, ax=_ax())
+    assert ax.get_xlabel() == "Call (in the run's order)"
+    (line,) = ax.get_lines()
+    assert list(np.asarray(line.get_xdata(), dtype=float)) == list(range(1, len(df) + 1))
+    assert float(np.asarray(line.get_ydata(), dtype=float)[-1]) == pytest.approx(df["credit"].sum())
+
+
+def test_spend_over_time_of_one_call_is_a_point_on_a_short_axis(
+    ledger_frame: pd.DataFrame,
+) -> None:
+    import matplotlib.dates as mdates
+
+    ax = plots.spend_over_time(ledger_frame.iloc[:1], ax=_ax())
+    (line,) = ax.get_lines()
+    assert line.get_marker() == "o" and len(np.asarray(line.get_ydata())) == 1
+    left, right = ax.get_xlim()
+    span = mdates.num2timedelta(right - left)
+    assert pd.Timedelta(minutes=1) <= span <= pd.Timedelta(minutes=10)
+    assert left <= mdates.date2num(ledger_frame["ts"].iloc[0].tz_localize(None)) <= right
 
 
 # ---- latency_vs_cost ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from qolaba_nb.judge import _PAIRWISE, _POINTWISE, parse_verdict
+from qolaba_nb._judge import _PAIRWISE, _POINTWISE, parse_verdict
 from qolaba_nb.simulator import _judge
 
 from .conftest import CHAT

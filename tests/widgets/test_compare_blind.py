@@ -111,7 +111,10 @@ async def test_blind_numbers_wait_for_the_vote_then_show(fast: AsyncClient) -> N
         assert "chars/s" not in column.stats.value
     for word in ("credit", "cost", "latency", "TTFT", "chars/s"):
         assert word not in panel.summary.value
+    assert panel.model_box.layout.display == "none"  # the picker lists the models in play
+    assert panel.hidden_note.layout.display is None
     panel.vote("A")
+    assert panel.model_box.layout.display is None
     for column in panel.columns:
         assert "credits" in column.stats.value and "chars/s" in column.stats.value
     assert "credit" in panel.summary.value and "latency" in panel.summary.value

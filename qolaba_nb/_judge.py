@@ -281,10 +281,31 @@ async def ajudge(
     out["judge_error"] = ["; ".join(dict.fromkeys(es)) or None for es in errors]
     out["judge_credit"] = pd.array(credit, dtype="float64")
     out["judge_model"] = [model if i in set(ok) else None for i in range(n)]
+    if mode == "pointwise":
+        _keep_scores(out, client, model)
     out.attrs["judge_credit"] = credit_total
     out.attrs["judge_cost"] = cost_total
     out.attrs["judge_mode"] = mode
     return out
+
+
+def _keep_scores(out: pd.DataFrame, client: Client | AsyncClient | None, model: str) -> None:
+    """Attach the scores to the run's cells kept in the ledger, for ``leaderboard()``."""
+    from .ledger.comparisons import ComparisonStore
+
+    ledger = client.ledger if client is not None else None
+    if not isinstance(ledger, ComparisonStore) or "run_id" not in out.columns:
+        return
+    scored = out[out["judge_score"].notna()]
+    for run_id, group in scored.groupby("run_id"):
+        ledger.save_judgements(
+            str(run_id),
+            [
+                (str(r["prompt"]), str(r["model"]), int(r["repeat"]), float(r["judge_score"]))
+                for r in group.to_dict(orient="records")
+            ],
+            model=model,
+        )
 
 
 def judge(df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:

@@ -1,0 +1,217 @@
+"""What a comparison keeps in the ledger: votes, and the finished cells a run resumes from."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import qolaba_nb as q
+from qolaba_nb._votes import Vote, outcomes
+from qolaba_nb.comparison import COLUMNS, CompareCell, acompare
+from qolaba_nb.ledger import MIGRATIONS, UsageLedger, migrate
+from qolaba_nb.ledger.comparisons import VOTE_COLUMNS
+from qolaba_nb.simulator import Simulator
+from qolaba_nb.widgets import ComparePanel
+
+pytestmark = pytest.mark.integration
+
+MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash"]
+PROMPTS = [f"Tell me about river number {i}." for i in range(6)]
+#: The columns that do not depend on timing: equal between two runs of the same cells.
+STABLE = ["prompt", "model", "repeat", "text", "credit", "cost", "finish_reason", "status", "error"]
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[Simulator]:
+    with Simulator(speed=0) as s:
+        yield s
+
+
+def _sent(sim: Simulator, since: int = 0) -> list[tuple[str, str]]:
+    """(prompt, model) of every chat request the simulator got after log entry ``since``."""
+    found = []
+    for entry in sim.requests_log[since:]:
+        body = entry.get("json") or {}
+        if entry["path"].endswith("/chat/completions") and body:
+            found.append((body["messages"][-1]["content"], body["model"]))
+    return found
+
+
+def test_the_migration_makes_the_votes_and_cells_tables(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "l.sqlite", isolation_level=None)
+    migrate(conn)
+    assert "m003_votes_and_cells" in [name for name, _ in MIGRATIONS]
+    votes = [r[1] for r in conn.execute("PRAGMA table_info(votes)")]
+    assert votes == list(VOTE_COLUMNS)
+    cells = {r[1]: r[5] for r in conn.execute("PRAGMA table_info(cells)")}
+    assert cells["run_id"] == 1 and cells["cell"] == 2  # the primary key
+    assert {"text", "credit", "status", "judge_score"} <= set(cells)
+    conn.close()
+
+
+async def test_panel_votes_are_stored_and_read_back_after_a_restart(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "votes.sqlite"
+    with UsageLedger(path) as ledger:
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            panel = ComparePanel([*MODELS, "deepseek/deepseek-chat"], client=c, blind=True, tag="t")
+            await panel.run("Name a river.")
+            panel.vote("B")
+            await panel.run("Name a lake.")
+            panel.vote("tie")
+            await panel.run("Name a sea.")
+            panel.vote(["C", "A", "B"])
+    with UsageLedger(path) as reopened:  # a new kernel
+        votes = reopened.votes()
+    assert list(votes.columns) == list(VOTE_COLUMNS)
+    assert votes["choice"].tolist() == ["better", "tie", "rank"]
+    assert votes["prompt"].tolist() == ["Name a river.", "Name a lake.", "Name a sea."]
+    assert votes["blind"].all() and (votes["tag"] == "t").all()
+    assert votes["labels"].iloc[0] == ["Model A", "Model B", "Model C"]
+    first = panel.votes[0]
+    assert votes["models"].iloc[0] == list(first.models)
+    assert votes["ranking"].iloc[0] == [first.models[1]]
+    assert votes["run_id"].tolist() == [v.run_id for v in panel.votes]
+    assert str(votes["ts"].dtype) == "datetime64[ns, UTC]"
+    with UsageLedger(path) as again:
+        assert len(again.votes(run_id=panel.votes[1].run_id)) == 1
+        assert len(again.votes(tag="other")) == 0
+
+
+def test_a_vote_implies_pairwise_outcomes() -> None:
+    models = ("a", "b", "c")
+    better = Vote("r", "p", models, ("A", "B", "C"), "better", ("b",))
+    assert {(o.a, o.b, o.tie) for o in outcomes(better)} == {
+        ("b", "a", False),
+        ("b", "c", False),
+        ("a", "c", True),
+    }
+    ranked = Vote("r", "p", models, ("A", "B", "C"), "rank", ("c", "a", "b"))
+    assert {(o.a, o.b) for o in outcomes(ranked)} == {("c", "a"), ("c", "b"), ("a", "b")}
+    bad = Vote("r", "p", models, ("A", "B", "C"), "both bad", eligible=("a", "b"))
+    assert [(o.a, o.b, o.tie) for o in outcomes(bad)] == [("a", "b", True)]
+    with pytest.raises(ValueError, match="cannot be chosen"):
+        Vote("r", "p", models, ("A", "B", "C"), "better", ("c",), eligible=("a", "b"))
+
+
+async def test_resume_sends_only_the_unfinished_cells_and_gives_the_same_frame(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    with UsageLedger(tmp_path / "r.sqlite") as ledger:
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            whole = await acompare(PROMPTS, MODELS, client=c, progress=False, temperature=0)
+
+            stop = asyncio.Event()
+            done = 0
+
+            def on_update(cell: CompareCell) -> None:
+                nonlocal done
+                done += cell.done
+                if done == 5:
+                    stop.set()  # an interruption after five cells
+
+            cut = await acompare(
+                PROMPTS,
+                MODELS,
+                client=c,
+                concurrency=1,
+                progress=False,
+                stop=stop,
+                on_update=on_update,
+                temperature=0,
+            )
+            finished = cut[cut["status"] == "ok"]
+            assert len(finished) == 5
+            mark = len(sim.requests_log)
+            resumed = await acompare(
+                PROMPTS, MODELS, client=c, resume=cut.attrs["run_id"], progress=False, temperature=0
+            )
+    sent = _sent(sim, mark)
+    assert len(sent) == len(whole) - 5
+    assert not set(sent) & set(zip(finished["prompt"], finished["model"], strict=True))
+    assert list(resumed.columns) == COLUMNS
+    pd.testing.assert_frame_equal(resumed[STABLE], whole[STABLE])
+    assert (resumed["run_id"] == cut.attrs["run_id"]).all()
+    assert resumed["latency_s"].notna().all()
+    assert resumed.dtypes.equals(whole.dtypes)
+
+
+async def test_resume_refuses_other_prompts(sim: Simulator) -> None:
+    with UsageLedger(":memory:") as ledger:
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            df = await acompare(PROMPTS[:2], MODELS, client=c, progress=False)
+            with pytest.raises(ValueError, match="does not match"):
+                await acompare(["other", "prompts"], MODELS, client=c, resume=df.attrs["run_id"])
+            with pytest.raises(ValueError, match="does not match"):
+                await acompare(PROMPTS[:2], MODELS[::-1], client=c, resume=df.attrs["run_id"])
+
+
+def test_a_run_killed_halfway_resumes_without_sending_a_finished_cell_again(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "killed.sqlite"
+    run_id = "run-killed-halfway"
+    child = Path(__file__).with_name("resume_child.py")
+    with Simulator(speed=0, chunk_delay_s=0.02) as slow:
+        proc = subprocess.Popen(
+            [sys.executable, str(child), slow.base_url, slow.api_key, str(path), run_id, *PROMPTS],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+            deadline = time.monotonic() + 60
+            finished = 0
+            while finished < len(PROMPTS) and time.monotonic() < deadline:  # about halfway
+                time.sleep(0.05)
+                with UsageLedger(path) as peek:
+                    finished = len(peek.finished_cells(run_id))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL
+        with UsageLedger(path) as ledger:
+            kept = ledger.finished_cells(run_id)
+            assert 0 < len(kept) < len(PROMPTS) * len(MODELS)
+            mark = len(slow.requests_log)
+            c = q.Client(slow.api_key, slow.base_url, ledger=ledger)
+            resumed = q.compare(
+                PROMPTS, MODELS, client=c, resume=run_id, progress=False, temperature=0
+            )
+            whole = q.compare(PROMPTS, MODELS, client=c, progress=False, temperature=0)
+            c.close()
+        sent = _sent(slow, mark)[: len(PROMPTS) * len(MODELS) - len(kept)]
+    again = {(row[0], row[1]) for row in kept.values()} & set(sent)
+    assert not again, f"finished cells sent again: {again}"
+    assert len(sent) == len(PROMPTS) * len(MODELS) - len(kept)
+    assert set(resumed["status"]) == {"ok"}
+    pd.testing.assert_frame_equal(resumed[STABLE], whole[STABLE])
+
+
+def test_judge_scores_are_kept_with_the_cells(sim: Simulator) -> None:
+    with UsageLedger(":memory:") as ledger:
+        c = q.Client(sim.api_key, sim.base_url, ledger=ledger)
+        df = q.compare(PROMPTS[:2], MODELS, client=c, progress=False, judge="openai/gpt-4o")
+        c.close()
+        cells = ledger.cells(run_id=df.attrs["run_id"])
+    assert len(cells) == 4
+    merged = cells.merge(df, on=["prompt", "model", "repeat"], suffixes=("", "_df"))
+    assert (merged["judge_score"] == merged["judge_score_df"]).all()
+    assert json.dumps(cells["judge_model"].unique().tolist()) == '["openai/gpt-4o"]'
