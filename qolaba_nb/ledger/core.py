@@ -511,7 +511,8 @@ class UsageLedger(ComparisonStore):
         Returns
         -------
         pandas.DataFrame
-            Indexed by the group, with ``calls``, ``errors`` (status other than ``ok``),
+            Indexed by the group, with ``calls``, ``errors`` (status other than ``ok`` and
+            ``cancelled``), ``stopped`` (``cancelled``: a Stop is not an error),
             ``credit`` (reported and estimated), ``credit_reported``, ``credit_estimated`` and
             ``cost`` (sums of the known values, NaN when none is known), ``latency_mean``,
             ``latency_p50``, ``latency_p95``, ``ttft_mean``, ``ttft_p50``, ``ttft_p95``

@@ -45,6 +45,7 @@ SUMMARY_KEYS: Final[frozenset[str]] = frozenset(
 SUMMARY_COLUMNS: Final = (
     "calls",
     "errors",
+    "stopped",
     "credit",
     "credit_reported",
     "credit_estimated",
@@ -118,8 +119,8 @@ class SummaryState:
         The grouping columns, as in ``summary(by=...)``.
     """
 
-    # Per group: calls, errors, credit, reported, estimated, cost (None until one is known),
-    # then sum and count of latency_s and of ttft_s.
+    # Per group: calls, errors, stopped, credit, reported, estimated, cost (None until one is
+    # known), then sum and count of latency_s and of ttft_s.
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = list(keys)
         self.groups: dict[tuple[Any, ...], list[Any]] = {}
@@ -160,7 +161,8 @@ class SummaryState:
             status, credit, source, cost, lat, ttft = row[nk:]
             sums = (
                 1,
-                0 if status == "ok" else 1,
+                0 if status in ("ok", "cancelled") else 1,
+                1 if status == "cancelled" else 0,
                 credit,
                 credit if source == "reported" else None,
                 credit if source == "estimated" else None,
@@ -198,15 +200,16 @@ class SummaryState:
         empty: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
         records = []
         for key, g in self.groups.items():
-            calls, errors, credit, reported, estimated, cost, lat_s, lat_n, ttft_s, ttft_n = g
+            calls, errors, stopped, credit, reported, estimated, cost, *timing_sums = g
+            lat_s, lat_n, ttft_s, ttft_n = timing_sums
             lat, ttft = self.timings.get(key, empty)
-            sums = (calls, errors, credit, reported, estimated, cost)
+            sums = (calls, errors, stopped, credit, reported, estimated, cost)
             timing = (mean(lat_s, lat_n), *pcts(lat), mean(ttft_s, ttft_n), *pcts(ttft))
             records.append((*key, *sums, *timing))
         keys = self.keys
         df = pd.DataFrame.from_records(records, columns=[*keys, *SUMMARY_COLUMNS])
-        df = df.astype({"calls": "int64", "errors": "int64"})
-        df = df.astype({c: "float64" for c in SUMMARY_COLUMNS[2:]})
+        df = df.astype({"calls": "int64", "errors": "int64", "stopped": "int64"})
+        df = df.astype({c: "float64" for c in SUMMARY_COLUMNS[3:]})
         for k in keys:
             df[k] = df[k].astype(object).where(df[k].notna(), np.nan)
         return df.set_index(keys).sort_index(na_position="last")

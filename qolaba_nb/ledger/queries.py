@@ -119,13 +119,16 @@ def summary_query(keys: Sequence[str], where: str, dialect: Dialect) -> str:
     """The statement of ``summary(by=keys)``: one ``GROUP BY`` pass over the calls.
 
     ``keys`` must be checked names of ``calls`` columns. It gives, per group, the keys, then
-    calls, errors, credit, reported credit, estimated credit, cost, sum and count of
-    ``latency_s`` and of ``ttft_s``, and the latencies and TTFTs as comma-separated text
-    (:attr:`~.backends.Dialect.float_list`) for the percentiles.
+    calls, errors, stopped (cancelled: a Stop, not an error), credit, reported credit,
+    estimated credit, cost, sum and count of ``latency_s`` and of ``ttft_s``, and the
+    latencies and TTFTs as comma-separated text (:attr:`~.backends.Dialect.float_list`) for
+    the percentiles.
     """
     k = ", ".join(keys)
     return (
-        f"SELECT {k}, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END), SUM(credit),"
+        f"SELECT {k}, COUNT(*),"
+        " SUM(CASE WHEN status NOT IN ('ok', 'cancelled') THEN 1 ELSE 0 END),"
+        " SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END), SUM(credit),"
         " SUM(CASE WHEN credit_source = 'reported' THEN credit END),"
         " SUM(CASE WHEN credit_source = 'estimated' THEN credit END), SUM(cost),"
         " SUM(latency_s), COUNT(latency_s), SUM(ttft_s), COUNT(ttft_s),"

@@ -53,12 +53,35 @@ CHART_COLUMNS = [
     "session",
     "tag",
 ]
-#: Column headings of the table: estimated credits are marked as such.
+#: Column headings of the table, with units; estimated credits are marked as such, and
+#: stopped replies (a Stop, not a failure) have their own column beside the errors.
 TABLE_LABELS = {
-    "credit": "credit (all)",
-    "credit_reported": "credit reported",
-    "credit_estimated": "credit ≈ estimated",
+    "stopped": "stopped",
+    "credit": "credits (all)",
+    "credit_reported": "credits reported",
+    "credit_estimated": "credits ≈ estimated",
+    "cost": "cost ($)",
+    "latency_mean": "latency mean (s)",
+    "latency_p50": "latency p50 (s)",
+    "latency_p95": "latency p95 (s)",
+    "ttft_mean": "TTFT mean (s)",
+    "ttft_p50": "TTFT p50 (s)",
+    "ttft_p95": "TTFT p95 (s)",
 }
+
+
+def session_label(session: str) -> str:
+    """A session id ("20251201T104302-4242-a1b2c3") as its start time and a short label
+    ("2025-12-01 10:43 UTC · a1b2c3"); anything else as it is."""
+    from datetime import datetime
+
+    stamp, _, rest = session.partition("-")
+    try:
+        started = datetime.strptime(stamp, "%Y%m%dT%H%M%S")
+    except ValueError:
+        return session
+    short = rest.rsplit("-", 1)[-1] if rest else ""
+    return f"{started:%Y-%m-%d %H:%M} UTC" + (f" · {short}" if short else "")
 
 
 def _spend_over_time(df: pd.DataFrame, ax: Any) -> Any:
@@ -213,13 +236,17 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         self.refreshes += 1
         self.status.value = ""
 
-    def close(self) -> None:
-        """Stop polling and close the widget."""
+    def stop(self) -> None:
+        """Stop polling; the dashboard stays on screen as it is (``refresh()`` still works)."""
         # getattr: ipywidgets calls close() from __del__, also when __init__ raised early
         poller = getattr(self, "_poller", None)
         if poller is not None:
             poller.cancel()
             self._poller = None
+
+    def close(self) -> None:
+        """Stop polling and close the widget (it disappears from the notebook)."""
+        self.stop()
         super().close()
 
     # ------------------------------------------------------------------ plumbing
@@ -261,11 +288,15 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
 
     def _update_options(self) -> None:
         """Offer the values the ledger holds; keep each current choice."""
-        options = {
+        options: dict[w.Dropdown, list[Any]] = {
             self.session_filter: [
-                ALL,
-                "current",
-                *sorted(s for s in self._values["session"] if s != SESSION_ID),
+                (ALL, ALL),
+                (f"current ({session_label(SESSION_ID)})", "current"),
+                *(
+                    (session_label(s), s)
+                    for s in sorted(self._values["session"], reverse=True)  # newest first
+                    if s != SESSION_ID
+                ),
             ],
             self.tag_filter: [ALL, *sorted(self._values["tag"])],
             self.model_filter: [ALL, *sorted(self._values["model"])],
@@ -274,9 +305,10 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         try:
             for dropdown, values in options.items():
                 current = dropdown.value
-                if list(dropdown.options) != values:
+                pairs = [v if isinstance(v, tuple) else (v, v) for v in values]
+                if [o if isinstance(o, tuple) else (o, o) for o in dropdown.options] != pairs:
                     dropdown.options = values
-                    dropdown.value = current if current in values else ALL
+                    dropdown.value = current if current in [v for _, v in pairs] else ALL
         finally:
             self._quiet = False
 

@@ -161,6 +161,8 @@ def start_lab(root: Path, env: Mapping[str, str], *, log_dir: Path | None = None
         "--ServerApp.open_browser=False",
         "--ServerApp.terminals_enabled=False",
         "--LabApp.expose_app_in_browser=True",
+        # the same server serves Notebook 7 (/notebooks/...) when `notebook` is installed
+        "--JupyterNotebookApp.expose_app_in_browser=True",
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",  # no PyPI look-ups from the extension panel

@@ -312,7 +312,7 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
             ttft_s=float(ttft_a[i]),
             credit=0.5,
             cost=0.01 if i % 2 else None,
-            status="ok" if i % 5 else "api_error",
+            status="ok" if i % 5 else "api_error" if i % 2 else "cancelled",
         )
         for i in range(37)
     ]
@@ -324,6 +324,7 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
     assert list(s.columns) == [
         "calls",
         "errors",
+        "stopped",
         "credit",
         "credit_reported",
         "credit_estimated",
@@ -339,7 +340,8 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
     assert s.index.name == "model"
     a, b = s.loc["a"], s.loc["b"]
     assert a["calls"] == 37 and b["calls"] == 11
-    assert a["errors"] == 8 and b["errors"] == 0  # i = 0, 5, ..., 35
+    # i = 0, 5, ..., 35: the odd ones failed, the even ones were stopped (not errors)
+    assert a["errors"] == 4 and a["stopped"] == 4 and b["errors"] == b["stopped"] == 0
     assert a["credit"] == pytest.approx(37 * 0.5)
     assert a["credit_reported"] == pytest.approx(37 * 0.5) and np.isnan(a["credit_estimated"])
     assert a["cost"] == pytest.approx(18 * 0.01)
@@ -389,7 +391,7 @@ def test_summary_of_empty_ledger(ledger: UsageLedger) -> None:
     s = ledger.summary()
     assert s.empty
     assert list(s.columns)[:2] == ["calls", "errors"]
-    assert len(s.columns) == 12
+    assert len(s.columns) == 13
 
 
 # ---- export -------------------------------------------------------------------------------

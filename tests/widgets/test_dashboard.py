@@ -108,7 +108,7 @@ async def test_a_refresh_reads_only_the_new_rows_and_marks_estimates(
     board = UsageDashboard(ledger, poll_s=60)
     try:
         assert "(≈0.3 estimated)" in board.header.value
-        assert "credit ≈ estimated" in board.table.value
+        assert "credits ≈ estimated" in board.table.value
         reads: list[dict[str, object]] = []
         real = ledger.to_dataframe
 

@@ -1,0 +1,252 @@
+"""The ChatPanel in a real browser: keys that never reach the notebook, the message buttons
+(copy with the clipboard read back, regenerate, edit), highlighted code and math, pasted
+images, save and load, reasoning, the dark theme at 800 px; and Notebook 7.
+
+One notebook per front end, many checks each: a kernel start is the expensive part.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from _lab import (
+    KERNEL_TIMEOUT_MS,
+    Lab,
+    artifact_path,
+    cells,
+    open_notebook,
+    output_locator,
+    run_all,
+    run_cell,
+    screenshot,
+    write_notebook,
+)
+from playwright.sync_api import Locator, Page, expect
+
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
+    "AAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+REASONING = (
+    'r = ChatPanel(AsyncClient(), model="sim/echo")\n'
+    "r.messages = [\n"
+    '    {"role": "user", "content": "Why is the sky blue?"},\n'
+    '    {"role": "assistant", "content": "Rayleigh scattering.", "reasoning": "Short waves'
+    ' scatter more.", "usage": {"model": "sim/echo", "thought_s": 3.2}},\n'
+    "]\n"
+    "r"
+)
+CELLS = [
+    "from qolaba_nb import AsyncClient\nfrom qolaba_nb.widgets import ChatPanel, ComparePanel",
+    'p = ChatPanel(AsyncClient(), model="sim/echo")\np',
+    "x = 1  # replaced by the save/load step",
+    REASONING,
+    'ComparePanel(["openai/gpt-4o", "google/gemini-2.5-flash"], client=AsyncClient())',
+]
+
+_PASTE = """([selector, b64]) => {
+    const box = document.querySelector(selector);
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], "dot.png", {type: "image/png"}));
+    box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                   cancelable: true}));
+}"""
+
+
+def notebook_state(page: Page) -> dict[str, Any]:
+    """What a notebook shortcut would change: the cells, their run counts, the active cell."""
+    active = page.evaluate("() => window.jupyterapp.shell.currentWidget.content.activeCellIndex")
+    return {"cells": [(c["type"], c["count"]) for c in cells(page)], "active": active}
+
+
+def messages(panel: Locator) -> Locator:
+    return panel.locator(".qnb-transcript .qnb-msg:not(.qnb-live)")
+
+
+def send(panel: Locator, text: str, count: int) -> None:
+    """Type ``text`` at full speed (pasted, if it has lines: typing "\\n" is Enter), then
+    Enter at once; wait for the reply (``count`` messages)."""
+    box = panel.locator(".qnb-prompt-box")
+    box.click()
+    if "\n" in text:
+        box.fill(text)
+    else:
+        box.press_sequentially(text, delay=0)
+    box.press("Enter")
+    expect(messages(panel)).to_have_count(count, timeout=20_000)
+
+
+def check_keys_stay_in_the_box(page: Page, panel: Locator) -> None:
+    """Shift+Enter, Esc, A, B, D D typed in the box leave the notebook as it was; the
+    letters land in the box; Ctrl+Enter sends (like Enter), and does not run the cell."""
+    box = panel.locator(".qnb-prompt-box")
+    box.click()
+    before = notebook_state(page)
+    box.press_sequentially("first line", delay=0)
+    box.press("Shift+Enter")  # a line, not a re-run of the cell
+    box.press_sequentially("second ", delay=0)
+    for key in ("Escape", "a", "b", "d", "d"):  # command-mode shortcuts: insert, delete
+        box.press(key)
+    expect(box).to_have_value("first line\nsecond abdd")
+    box.press("Control+Enter")
+    expect(messages(panel)).to_have_count(2, timeout=20_000)
+    expect(messages(panel).nth(0)).to_have_text(re.compile("first line\\s+second abdd"))
+    page.wait_for_timeout(300)
+    assert notebook_state(page) == before
+    panel.get_by_role("button", name="Clear").click()
+    expect(messages(panel)).to_have_count(0)
+
+
+def clipboard(page: Page) -> str:
+    text: str = page.evaluate("() => navigator.clipboard.readText()")
+    return text
+
+
+@pytest.mark.timeout(300)
+def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url)
+    path = write_notebook(lab.root, "chat-panel.ipynb", CELLS)
+    open_notebook(page, lab, path)
+    run_all(page)
+    panel = output_locator(page, 1).locator(".qnb-chat-panel")
+    expect(panel).to_be_visible(timeout=30_000)
+
+    # keys: nothing reaches the notebook; fast typing then Enter sends exactly the text
+    check_keys_stay_in_the_box(page, panel)
+    send(panel, "fast typed words, no pause before Enter", 2)
+    expect(messages(panel).nth(0)).to_contain_text("fast typed words, no pause before Enter")
+    expect(panel.locator(".qnb-prompt-box")).to_have_value("")
+    assert "fast typed words, no pause before Enter" in messages(panel).nth(1).inner_text()
+
+    # copy a reply: the clipboard holds its Markdown
+    reply = messages(panel).nth(1)
+    reply.get_by_role("button", name="Copy reply").click()
+    expect(reply.get_by_role("button", name="Copy reply")).to_have_text("Copied")
+    assert clipboard(page) == "fast typed words, no pause before Enter"
+
+    # highlighted code with its own Copy, and math as MathML (sim/echo says it back)
+    send(panel, "```python\nprint(1 < 2)\n```", 4)
+    code = messages(panel).nth(3).locator("pre code")
+    expect(code.locator("span.qh-nb")).to_have_text("print")
+    messages(panel).nth(3).get_by_role("button", name="Copy code").click()
+    page.wait_for_timeout(200)
+    assert clipboard(page) == "print(1 < 2)\n"
+    send(panel, "Area $\\pi r^2$ and $$\\int_0^1 x\\,dx$$", 6)
+    expect(messages(panel).nth(5).locator("math")).to_have_count(2)
+
+    # regenerate: alternatives ‹ 2/2 ›, browsable
+    last = messages(panel).nth(5)
+    last.get_by_role("button", name="Regenerate reply").click()
+    expect(messages(panel).nth(5).locator(".qnb-alt")).to_contain_text("2/2", timeout=20_000)
+    messages(panel).nth(5).get_by_role("button", name="Previous alternative").click()
+    expect(messages(panel).nth(5).locator(".qnb-alt")).to_contain_text("1/2")
+    expect(panel.get_by_role("button", name="Regenerate reply")).to_have_count(1)  # last only
+
+    # edit the first message: the box holds it, Enter resends, the old branch is kept
+    messages(panel).nth(0).get_by_role("button", name="Edit message").click()
+    box = panel.locator(".qnb-prompt-box")
+    expect(box).to_have_value("fast typed words, no pause before Enter")
+    box.fill("an edited question")
+    box.press("Enter")
+    expect(messages(panel)).to_have_count(2, timeout=20_000)
+    expect(messages(panel).nth(0)).to_contain_text("an edited question")
+    expect(messages(panel).nth(1).locator(".qnb-alt")).to_contain_text("2/2")
+    messages(panel).nth(1).get_by_role("button", name="Previous alternative").click()
+    expect(messages(panel)).to_have_count(6)  # the earlier branch, whole
+
+    # Up in the empty box edits the last message; Esc cancels
+    box.click()
+    box.press("ArrowUp")
+    expect(box).to_have_value(r"Area $\pi r^2$ and $$\int_0^1 x\,dx$$")
+    box.press("Escape")
+    expect(box).to_have_value("")
+
+    # a pasted image: a thumbnail with a remove button
+    page.evaluate(_PASTE, [".jp-OutputArea .qnb-chat-panel .qnb-prompt-box", PNG_1PX])
+    chip = panel.locator(".qnb-attachment")
+    expect(chip).to_have_count(1, timeout=10_000)
+    expect(chip.locator("img")).to_have_attribute("alt", "dot.png")
+    chip.get_by_role("button", name="Remove dot.png").click()
+    expect(chip).to_have_count(0)
+
+    # save and load: the reopened panel shows the same conversation
+    page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.getCell(2)"
+        '.setSource(\'p.save("saved-chat.json")\\nChatPanel.load("saved-chat.json", '
+        "client=AsyncClient())')"
+    )
+    run_cell(page, 2)
+    loaded = output_locator(page, 2).locator(".qnb-chat-panel")
+    expect(messages(loaded)).to_have_count(6, timeout=30_000)
+    expect(messages(loaded).nth(5).locator("math")).to_have_count(2)
+
+    # reasoning: above the reply, collapsed, with how long it took
+    reasoned = output_locator(page, 3).locator(".qnb-chat-panel")
+    details = reasoned.locator("details.qnb-reasoning")
+    expect(details.locator("summary")).to_have_text("Thought for 3.2 s")
+    assert details.get_attribute("open") is None
+    expect(details.locator(".qnb-reasoning-body")).to_be_hidden()
+    details.locator("summary").click()
+    expect(details.locator(".qnb-reasoning-body")).to_contain_text("Short waves scatter more.")
+
+    # dark theme, 800 px wide: nothing clipped, both panels
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.set_viewport_size({"width": 800, "height": 1000})
+    page.wait_for_timeout(500)
+    for index, selector in ((1, ".qnb-chat-panel"), (4, ".qnb-compare-panel")):
+        root = output_locator(page, index).locator(selector)
+        root.scroll_into_view_if_needed()
+        assert_not_clipped(page, root)
+        root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-800px")))
+    error = page.evaluate("() => getComputedStyle(document.querySelector('.qnb-reasoning')).color")
+    assert error != "rgb(0, 0, 0)"  # theme text colour, not black on black
+
+
+def assert_not_clipped(page: Page, root: Locator) -> None:
+    """Every button and text box of ``root`` lies inside it and inside the window."""
+    clipped = page.evaluate(
+        """(root) => {
+            const box = root.getBoundingClientRect();
+            const out = [];
+            for (const el of root.querySelectorAll('button, textarea, input, select')) {
+                const r = el.getBoundingClientRect();
+                if (r.width === 0 && r.height === 0) continue;  // not shown (hidden by CSS)
+                if (r.left < box.left - 1 || r.right > box.right + 1 ||
+                    r.right > window.innerWidth + 1) {
+                    out.push(`${el.tagName} ${el.getAttribute('aria-label') || el.textContent}`
+                             + ` ${Math.round(r.left)}-${Math.round(r.right)}`);
+                }
+            }
+            return out;
+        }""",
+        root.element_handle(),
+    )
+    assert clipped == [], clipped
+
+
+@pytest.mark.timeout(240)
+def test_chat_panel_in_notebook7(page: Page, lab: Lab) -> None:
+    path = write_notebook(
+        lab.root, "chat-nb7.ipynb", [CELLS[0], 'p = ChatPanel(AsyncClient(), model="sim/echo")\np']
+    )
+    page.goto(lab.page_url(f"notebooks/{path}"))
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'",
+        timeout=KERNEL_TIMEOUT_MS,
+    )
+    run_all(page)
+    panel = page.locator(".jp-OutputArea .qnb-chat-panel").first
+    expect(panel).to_be_visible(timeout=30_000)
+    check_keys_stay_in_the_box(page, panel)
+    send(panel, "hello from Notebook 7", 2)
+    expect(messages(panel).nth(1)).to_contain_text("hello from Notebook 7")
+    expect(messages(panel).nth(1).locator(".qnb-meta")).to_contain_text("chars/s")
+    screenshot(page, "chat-panel-notebook7")
