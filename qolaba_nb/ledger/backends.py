@@ -20,6 +20,7 @@ mode (transactions are begun and ended explicitly by :meth:`Backend.write`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from .paths import MEMORY
+from .paths import MEMORY, normalise_path
 
-__all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
+__all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend", "open_backend"]
 
 #: How long a writer waits for another connection's lock before giving up (milliseconds).
 BUSY_TIMEOUT_MS: Final = 30_000
@@ -111,6 +112,28 @@ class Backend(Protocol):
         """Whether ``exc`` says that a table does not exist."""
         ...
 
+    def is_broken(self, conn: Any) -> bool:
+        """Whether ``conn`` was lost and a new one must be opened."""
+        ...
+
+    def abandon(self, conn: Any) -> None:
+        """Let go of a connection inherited by a forked child, without harming the parent's."""
+        ...
+
+    def same_target(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` (as given to ``UsageLedger``) names this backend's database."""
+        ...
+
+
+def open_backend(path: str | os.PathLike[str]) -> Backend:
+    """The backend for a ledger ``path``: a ``postgresql://`` URL, else a SQLite file."""
+    from .postgres import PostgresBackend, is_postgres_url
+
+    raw = os.fspath(path)
+    if is_postgres_url(raw):
+        return PostgresBackend(raw)
+    return SQLiteBackend(normalise_path(raw))
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -164,6 +187,17 @@ class SQLiteBackend:
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
+
+    def is_broken(self, conn: Any) -> bool:
+        return False
+
+    def abandon(self, conn: Any) -> None:
+        # Never close it: closing could checkpoint or delete the WAL file under the parent's
+        # feet. The ledger keeps a reference so that it is not garbage-collected either.
+        pass
+
+    def same_target(self, path: str | os.PathLike[str]) -> bool:
+        return self.path != MEMORY and normalise_path(path) == self.path
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

@@ -11,11 +11,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from .._record import CallRecord
-from .backends import Backend, SQLiteBackend, write
+from .backends import Backend, open_backend, write
 from .budgets import Budget, covering, exceeded, session_key
 from .frames import SUMMARY_KEYS, SummaryKey, export_frame, frame, summarise
 from .migrations import MIGRATIONS, apply_migrations
-from .paths import MEMORY, default_ledger_path, normalise_path
+from .paths import MEMORY, default_ledger_path
 from .queries import FilterValue, spent_query, where_clause
 from .records import _INSERT_SQL, COLUMNS, encode_row
 
@@ -50,9 +50,11 @@ class UsageLedger:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, store_text: bool = False):
         if path is None:
             path = default_ledger_path()
-        self.path: str = normalise_path(path)
+        self._backend: Backend = open_backend(path)
+        del path  # a URL may hold a password: not in this frame's locals if connect() fails
+        #: The file, ``":memory:"``, or the PostgreSQL URL with its password masked.
+        self.path: str = self._backend.target
         self.store_text = store_text
-        self._backend: Backend = SQLiteBackend(self.path)
         self._dialect = self._backend.dialect
         self._budgets: dict[tuple[str | None, str | None], Budget] = {}
         self._lock = threading.Lock()
@@ -78,9 +80,18 @@ class UsageLedger:
             # explicit). Open our own and abandon, never close, the inherited one: closing it
             # could checkpoint or delete the WAL file under the parent's feet.
             self._inherited = self._conn
+            self._backend.abandon(self._inherited)
             self._conn = self._backend.connect()
             self._pid = os.getpid()
+        elif self._backend.is_broken(self._conn):
+            # A server connection lost (restart, network cut, idle timeout): the call that
+            # saw it failed; the next one gets a new connection. SQLite never breaks.
+            self._conn = self._backend.connect()
         return self._conn
+
+    def _opened_from(self, path: str | os.PathLike[str]) -> bool:
+        """Whether ``path`` names this ledger's database (see ``default_ledger``)."""
+        return self._backend.same_target(path)
 
     def _after_fork_lock(self) -> None:
         # The parent may have held the lock in another thread at fork time; that thread does
@@ -109,6 +120,8 @@ class UsageLedger:
         self.close()
 
     def __repr__(self) -> str:
+        if "_conn" not in self.__dict__:  # still opening (a traceback's locals show it)
+            return f"UsageLedger({getattr(self, 'path', '?')!r}, not open)"
         if self._closed:
             return f"UsageLedger({self.path!r}, closed)"
         try:

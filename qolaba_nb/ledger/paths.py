@@ -30,18 +30,24 @@ def _data_dir(platform: str, environ: Mapping[str, str], home: Path) -> Path:
 def default_ledger_path() -> str:
     """The ledger file used when no path is given.
 
-    ``$QOLABA_NB_LEDGER`` when set (``~`` is expanded; ``":memory:"`` is allowed), else
+    ``$QOLABA_NB_LEDGER`` when set (``~`` is expanded; ``":memory:"`` and a ``postgresql://``
+    URL, for a ledger shared by a team, are allowed), else
     ``usage.sqlite`` in the per-user data directory: ``$XDG_DATA_HOME/qolaba_nb`` (default
     ``~/.local/share/qolaba_nb``) on Linux, ``~/Library/Application Support/qolaba_nb`` on macOS,
     ``%LOCALAPPDATA%\\qolaba_nb`` on Windows.
     """
     env = os.environ.get("QOLABA_NB_LEDGER", "")
     if env:
-        return env if env == MEMORY else str(Path(env).expanduser().absolute())
+        return normalise_path(env)
     return str(_data_dir(sys.platform, os.environ, Path.home()) / "usage.sqlite")
 
 
 def normalise_path(path: str | os.PathLike[str]) -> str:
-    """``path`` as the ledger keeps it: absolute with ``~`` expanded, or ``":memory:"``."""
+    """``path`` as the ledger keeps it: absolute with ``~`` expanded, ``":memory:"``, or a
+    ``postgresql://`` URL as given."""
+    from .postgres import is_postgres_url
+
     raw = os.fspath(path)
-    return raw if raw == MEMORY else str(Path(raw).expanduser().absolute())
+    if raw == MEMORY or is_postgres_url(raw):
+        return raw
+    return str(Path(raw).expanduser().absolute())

@@ -126,8 +126,8 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
         conn.close()
 
 
-def test_file_ledger_uses_wal_and_busy_timeout(ledger: UsageLedger) -> None:
-    conn = ledger._conn
+def test_file_ledger_uses_wal_and_busy_timeout(sqlite_ledger: UsageLedger) -> None:
+    conn = sqlite_ledger._conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
