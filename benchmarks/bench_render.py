@@ -15,6 +15,12 @@ Then the same through a whole ``ChatPanel`` against the built-in simulator (``x-
 several seconds rather than 2, so that line shows the rate (at most 20 messages a second)
 and the bytes, not the 60-message target.
 
+Last, a 100-message conversation (50 prompts and their replies, through a ``ChatPanel`` and
+the simulator): what its finished messages cost on the wire against the sum of their HTML
+(target: at most 1.3x; each finished message is sent once, as an append), next to what
+re-sending the whole list after each message (the panel's first version) would have cost.
+The streaming of the replies is counted on its own line.
+
 Run: ``.venv/bin/python benchmarks/bench_render.py``
 """
 
@@ -38,13 +44,16 @@ DELTAS = 5_000
 SECONDS = 2.0
 TARGET_MESSAGES = 60
 TARGET_RATIO = 3.0
+CONVERSATION_PROMPTS = 50  # 100 messages
+TARGET_CONVERSATION_RATIO = 1.3
+_LIVE_OPS = {"open", "delta", "note", "drop"}
 
 
 class Wire:
     """Counts what widgets send: installed as the comm factory (there is no kernel here)."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, int]] = []  # (comm id, bytes)
+        self.sent: list[tuple[str, int, str]] = []  # (comm id, bytes, custom op or "")
 
         wire = self
 
@@ -58,7 +67,9 @@ class Wire:
                 **keys: Any,
             ) -> None:
                 size = len(json.dumps(data or {}, ensure_ascii=False).encode())
-                wire.sent.append((self.comm_id, size))
+                content = (data or {}).get("content")
+                op = content.get("op", "") if isinstance(content, dict) else ""
+                wire.sent.append((self.comm_id, size, op))
 
         comm.create_comm = CountingComm
 
@@ -66,8 +77,19 @@ class Wire:
         return len(self.sent)
 
     def since(self, mark: int, widget: w.Widget) -> tuple[int, int]:
-        found = [size for cid, size in self.sent[mark:] if cid == widget.model_id]
+        found = [size for cid, size, _ in self.sent[mark:] if cid == widget.model_id]
         return len(found), sum(found)
+
+    def split(self, mark: int, widget: w.Widget) -> tuple[int, int]:
+        """(bytes of the live reply's ops, bytes of everything else) since ``mark``."""
+        live = other = 0
+        for cid, size, op in self.sent[mark:]:
+            if cid == widget.model_id:
+                if op in _LIVE_OPS:
+                    live += size
+                else:
+                    other += size
+        return live, other
 
 
 def markdown_reply(chars: int) -> str:
@@ -146,6 +168,25 @@ async def bench_panel_with_simulator(wire: Wire) -> tuple[int, int, int, int, fl
     return messages, size, html, len(reply.text), took
 
 
+async def bench_conversation(wire: Wire) -> tuple[int, int, int, int, int]:
+    """(messages, bytes of finished messages, their HTML, streaming bytes, whole-list bytes)."""
+    with Simulator() as sim:
+        async with AsyncClient(sim.api_key, sim.base_url, ledger=False) as c:
+            panel = ChatPanel(c, model="openai/gpt-4o")
+            await panel.load_models()
+            mark = wire.mark()
+            for i in range(CONVERSATION_PROMPTS):
+                await panel.send(f"Question {i}: explain how rivers form, with an example.")
+    live, finished = wire.split(mark, panel.transcript)
+    messages = panel.transcript.messages
+    html = sum(len(m["html"].encode()) for m in messages)
+    whole_list = sum(
+        len(json.dumps({"state": {"messages": messages[:k]}}, ensure_ascii=False).encode())
+        for k in range(1, len(messages) + 1)
+    )
+    return len(messages), finished, html, live, whole_list
+
+
 def line(name: str, messages: int, size: int, html: int | None = None) -> str:
     ratio = f" ({size / html:.1f}x final HTML)" if html else ""
     return f"{name}: {messages:,} messages, {size:,} bytes{ratio}"
@@ -171,7 +212,15 @@ async def main() -> int:
         f"{line('qolaba_nb', sim_msgs, sim_bytes, sim_html)}, "
         f"{sim_msgs / sim_took:.1f} messages a second"
     )
-    return 0 if ok else 1
+    count, finished, conv_html, streaming, whole = await bench_conversation(wire)
+    conv_ok = finished <= TARGET_CONVERSATION_RATIO * conv_html
+    print(
+        f"{count}-message conversation: finished messages {finished:,} bytes for {conv_html:,}"
+        f" bytes of HTML ({finished / conv_html:.2f}x, target <= {TARGET_CONVERSATION_RATIO:g}x:"
+        f" {'met' if conv_ok else 'MISSED'}); re-sending the whole list each time:"
+        f" {whole:,} bytes ({whole / conv_html:.1f}x); streaming the replies: {streaming:,} bytes"
+    )
+    return 0 if ok and conv_ok else 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@
 All three read the same bytes from the built-in simulator (in its own process, so that it
 does not share the GIL with the client); runs are interleaved and the median is kept.
 Target: qolaba_nb at least 5x faster than the SDK and within 1.5x of the bare loop.
+
+Then one SSE line of 8 MB and one of 32 MB, each fed to the decoder in 64 KiB reads (as a
+socket would give it): decoding is linear when the second takes about 4x the first.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import openai
 from _simproc import simulator_process
 
 import qolaba_nb
+from qolaba_nb._sse import SSEDecoder
 
 MODEL = "google/gemini-2.5-flash"
 PROMPT = [{"role": "user", "content": "Say many words."}]
@@ -41,6 +45,21 @@ def timed(fns: list[Callable[[], int]], runs: int) -> list[tuple[float, int]]:
             counts[i] = fn()
             times[i].append(time.perf_counter() - t0)
     return [(statistics.median(t), n) for t, n in zip(times, counts, strict=True)]
+
+
+def decode_one_line(megabytes: int, runs: int) -> float:
+    """Median seconds to decode one event whose single data line is ``megabytes`` MB."""
+    text = "x" * (megabytes * 1_000_000)
+    stream = f'data: {{"choices":[{{"delta":{{"content":"{text}"}}}}]}}\n\n'.encode()
+    reads = [stream[i : i + 65536] for i in range(0, len(stream), 65536)]
+    times = []
+    for _ in range(runs):
+        decoder = SSEDecoder(max_event_bytes=len(stream) + 1)
+        t0 = time.perf_counter()
+        events = [e for read in reads for e in decoder.feed(read)]
+        times.append(time.perf_counter() - t0)
+        assert len(events) == 1 and len(events[0].data) == len(stream) - 8
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -99,6 +118,12 @@ def main() -> None:
     print(f"  bare httpx  {t_bare * 1000:8.1f} ms")
     print(f"openai SDK / qolaba_nb = {t_sdk / t_ours:.2f}x (target >= 5)")
     print(f"qolaba_nb / bare httpx = {t_ours / t_bare:.2f}x (target <= 1.5)")
+
+    t8, t32 = decode_one_line(8, 3), decode_one_line(32, 3)
+    print("one SSE line in 64 KiB reads, decoder only, median of 3 runs:")
+    print(f"  8 MB line   {t8 * 1000:8.1f} ms")
+    print(f"  32 MB line  {t32 * 1000:8.1f} ms")
+    print(f"32 MB / 8 MB = {t32 / t8:.2f}x (linear: about 4)")
 
 
 if __name__ == "__main__":

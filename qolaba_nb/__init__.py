@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._budget import Budget, BudgetStatus, budget_status
 from ._client import AsyncChatStream, AsyncClient, ChatStream, Client
 from ._connect import aconnect, connect, login
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
     BudgetExceededError,
+    EventTooLargeError,
     IncompleteStreamError,
     InternalServerError,
     NotFoundError,
@@ -32,6 +35,7 @@ from ._exceptions import (
 )
 from ._models import ChatChunk, ChatCompletion, Model, Usage
 from ._record import CallRecord
+from ._settings import ClientSettings
 
 if TYPE_CHECKING:
     from .comparison import acompare, compare, estimate
@@ -45,20 +49,25 @@ __version__ = "0.1.0"
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncChatStream",
     "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
+    "Budget",
     "BudgetExceededError",
+    "BudgetStatus",
     "CallRecord",
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",
     "ChatStream",
     "Client",
+    "ClientSettings",
     "ComparePanel",
+    "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",
     "Model",
@@ -79,6 +88,7 @@ __all__ = [
     "acompare",
     "aconnect",
     "ajudge",
+    "budget_status",
     "compare",
     "connect",
     "estimate",

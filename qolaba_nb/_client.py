@@ -43,6 +43,7 @@ from ._exceptions import (
     ValidationError,
     make_status_error,
     redact_error,
+    response_validation_error,
 )
 from ._models import (
     SAMPLING_PARAMS,
@@ -52,6 +53,8 @@ from ._models import (
     Usage,
     build_chat_body,
     content_text,
+    mask_userinfo,
+    model_path,
     parse_completion,
     parse_model,
     parse_models,
@@ -61,7 +64,7 @@ from ._record import CallKind, CallRecord, CallStatus, CreditSource, Hold, Ledge
 from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
 from ._settings import DEFAULT_TIMEOUT, ClientSettings
-from ._sse import ServerSentEvent, SSEDecoder
+from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
 from ._types import Messages
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
@@ -87,6 +90,31 @@ def _request_id(headers: httpx.Headers) -> str | None:
 
 def _is_json(response: httpx.Response) -> bool:
     return "json" in response.headers.get("content-type", "")
+
+
+def _is_stream_answer(response: httpx.Response) -> bool:
+    """JSON, an event stream, or no content type at all (read as a stream): not a web page."""
+    kind = response.headers.get("content-type", "")
+    return not kind or "json" in kind or "text/event-stream" in kind
+
+
+def _not_api_answer(
+    response: httpx.Response, start: bytes, expected: str, secret: _config.Secret | None
+) -> APIError:
+    return response_validation_error(
+        response.status_code,
+        response.headers.get("content-type", ""),
+        start,
+        expected=expected,
+        secret=secret,
+    )
+
+
+def _json_of(response: httpx.Response, secret: _config.Secret | None) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise _not_api_answer(response, response.content, "JSON", secret) from None
 
 
 def _connection_error(exc: httpx.TransportError, partial_text: str | None = None) -> APIError:
@@ -307,6 +335,7 @@ class _BaseClient:
         reserve_credits: float | None = None,
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         self.settings = ClientSettings.resolve(
             api_key,
@@ -320,6 +349,7 @@ class _BaseClient:
             reserve_credits=reserve_credits,
             record=record,
             replay=replay,
+            max_event_bytes=max_event_bytes,
         )
         self.retry_policy = RetryPolicy(max_retries=self.settings.max_retries)
         self._ledger: LedgerLike | None = None
@@ -379,6 +409,11 @@ class _BaseClient:
         return budget if budget.credits is not None else None
 
     @property
+    def max_event_bytes(self) -> int:
+        """The bound on one server-sent event (``EventTooLargeError`` past it)."""
+        return self.settings.max_event_bytes
+
+    @property
     def budget_credits(self) -> float | None:
         """The client's budget in credits, or None."""
         return self.settings.budget.credits
@@ -411,7 +446,8 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=<{key}>)"
+        url = mask_userinfo(self.base_url)
+        return f"{type(self).__name__}(base_url={url!r}, api_key=<{key}>)"
 
     @property
     def has_api_key(self) -> bool:
@@ -426,7 +462,7 @@ class _BaseClient:
             if self._ledger_arg is None:
                 from .ledger import default_ledger
 
-                self._ledger = default_ledger()  # type: ignore[assignment]  # until holds land
+                self._ledger = default_ledger()
             else:
                 self._ledger = self._ledger_arg
         return self._ledger
@@ -514,9 +550,7 @@ class _BaseClient:
     def _model_paths(self, model_id: str | None) -> list[str]:
         if model_id is None:
             return list(MODELS_PATHS)
-        if not isinstance(model_id, str) or not model_id:
-            raise ValidationError("model_id must be a non-empty string", param="model_id")
-        return [f"{p}/{model_id}" for p in MODELS_PATHS]
+        return [f"{p}/{model_path(model_id)}" for p in MODELS_PATHS]
 
 
 # =========================================================================== sync
@@ -584,6 +618,8 @@ class _StreamBase:
         return _connection_error(exc, partial_text=self.text)
 
     def _fail(self, err: QolabaError) -> None:
+        if isinstance(err, StreamError) and not err.partial_text:
+            err.partial_text = self.text  # nothing received is lost
         self._error = err
         self._call.fail(err)
         # Without the frames it was first raised in: their locals hold the server's raw bytes.
@@ -646,7 +682,7 @@ class ChatStream(_StreamBase):
     def _chunks_of(self, reads: Iterator[bytes]) -> Iterator[ChatChunk]:
         # A frame of its own: the server's bytes (which may echo the key) are never locals of
         # the frame that raises the stream's error.
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
         for data in reads:
             for event in decoder.feed(data):
                 if (chunk := self._on_event(event)) is not None:
@@ -720,7 +756,7 @@ class Client(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     def _send(
@@ -784,6 +820,12 @@ class Client(_BaseClient):
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = next(response.iter_bytes(), b"")
+            response.close()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     def chat(
@@ -897,20 +939,22 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
         except (StreamError, IncompleteStreamError) as stream_err:
             failed = stream_err
         if failed is not None:  # without the frames whose locals hold the server's bytes
+            if isinstance(failed, StreamError) and not failed.partial_text:
+                failed.partial_text = call.acc.text
             call.fail(failed)
             raise failed.with_traceback(None)
         return call.stream_completion()
     try:
         payload = response.json()
     except ValueError:
-        err = APIConnectionError("the server answered 200 with a body that is not JSON")
+        err = _not_api_answer(response, content, "JSON", call.client._api_key)
         call.fail(err)
         raise err from None
     return parse_completion(payload, request_id=call.request_id)
 
 
 def _feed_all(call: _Call, content: bytes) -> None:
-    for event in SSEDecoder().feed(content):
+    for event in SSEDecoder(call.client.max_event_bytes).feed(content):
         chunk = call.acc.handle_event(event)
         if chunk is not None:
             call.on_chunk(chunk)
@@ -954,7 +998,7 @@ class AsyncChatStream(_StreamBase):
     async def _achunks_of(self, reads: AsyncIterator[bytes]) -> AsyncIterator[ChatChunk]:
         # A frame of its own: the server's bytes (which may echo the key) are never locals of
         # the frame that raises the stream's error.
-        decoder = SSEDecoder()
+        decoder = SSEDecoder(self._call.client.max_event_bytes)
         async for data in reads:
             for event in decoder.feed(data):
                 if (chunk := self._on_event(event)) is not None:
@@ -1041,7 +1085,7 @@ class AsyncClient(_BaseClient):
                 continue
             if response.status_code >= 400:
                 raise _status_error(response, self._api_key)
-            return response.json()
+            return _json_of(response, self._api_key)
         raise AssertionError("unreachable")
 
     async def _send(
@@ -1105,6 +1149,12 @@ class AsyncClient(_BaseClient):
             err = call.status_error(response)
             call.fail(err)
             raise err
+        if stream and not _is_stream_answer(response):  # a portal's page, not the API
+            start = await anext(response.aiter_bytes(), b"")
+            await response.aclose()
+            bad = _not_api_answer(response, start, "JSON or text/event-stream", self._api_key)
+            call.fail(bad)
+            raise bad
         return response
 
     async def chat(

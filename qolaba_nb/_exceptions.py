@@ -14,9 +14,11 @@
     │   │   └── InternalServerError            500 and any other 5xx
     │   │       ├── UpstreamError              502
     │   │       └── UpstreamTimeoutError       504
+    │   ├── APIResponseValidationError         a 2xx answer that is not the API's (an HTML page)
     │   ├── APIConnectionError                 no answer: DNS, refused, reset, ...
     │   │   └── APITimeoutError
     │   ├── StreamError                        an {"error": ...} event inside a stream
+    │   │   └── EventTooLargeError             one event past max_event_bytes: stopped
     │   └── IncompleteStreamError              the stream ended without a finish reason or [DONE]
 
 Stream errors (``StreamError``, ``IncompleteStreamError`` and connection errors raised while a
@@ -34,16 +36,18 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from ._config import Secret, redact_value
+from ._config import Secret, redact, redact_value
 
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",
     "NotFoundError",
@@ -57,6 +61,7 @@ __all__ = [
     "ValidationError",
     "make_status_error",
     "redact_error",
+    "response_validation_error",
 ]
 
 
@@ -158,6 +163,31 @@ class UpstreamTimeoutError(InternalServerError):
     """504: the upstream provider took longer than Qolaba's 3-minute limit."""
 
 
+class APIResponseValidationError(APIError):
+    """The server answered with success, but not with what the API sends.
+
+    A captive portal's or a proxy's HTML page, a body that is not JSON where JSON was due, a
+    stream answer that is neither ``text/event-stream`` nor JSON. Nothing in it is parsed.
+
+    Attributes
+    ----------
+    status_code
+        The HTTP status of the answer (2xx).
+    content_type
+        Its ``Content-Type`` header, "" when it had none.
+    body_start
+        The first characters of its body, key masked, for the message and for a look.
+    """
+
+    def __init__(
+        self, message: str, *, status_code: int, content_type: str, body_start: str
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.content_type = content_type
+        self.body_start = body_start
+
+
 class APIConnectionError(APIError):
     """The request got no answer (refused, reset, DNS, TLS, ...)."""
 
@@ -180,6 +210,21 @@ class StreamError(APIError):
         super().__init__(message)
         self.body = body
         self.partial_text = partial_text
+
+
+class EventTooLargeError(StreamError):
+    """One server-sent event grew past ``max_event_bytes``; the stream was stopped.
+
+    ``.partial_text`` (filled in by the client) keeps the reply received before it;
+    ``.limit`` is the bound that was hit. Raise it with ``Client(max_event_bytes=...)``.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"one server-sent event grew past {limit:,} characters (max_event_bytes) without "
+            "ending; the stream was stopped. Pass Client(max_event_bytes=...) to allow more."
+        )
+        self.limit = limit
 
 
 class IncompleteStreamError(APIError):
@@ -282,6 +327,48 @@ def make_status_error(
     if cls is RateLimitError:
         return RateLimitError(message, retry_after=retry_after, **kw)
     return cls(message, **kw)
+
+
+#: How much of an unexpected body an ``APIResponseValidationError`` shows.
+BODY_START_CHARS = 200
+
+
+def response_validation_error(
+    status_code: int,
+    content_type: str,
+    content: bytes,
+    *,
+    expected: str,
+    secret: Secret | None = None,
+) -> APIResponseValidationError:
+    """The error for a success answer that is not what the API sends. Pure.
+
+    Parameters
+    ----------
+    status_code, content_type
+        The answer's status and ``Content-Type`` ("" when absent).
+    content
+        The start of its body (more than ``BODY_START_CHARS`` is not needed).
+    expected
+        What was due, in words: ``"JSON"``, ``"JSON or text/event-stream"``.
+    secret
+        The key, masked in the body's start.
+
+    Returns
+    -------
+    APIResponseValidationError
+        With a message naming the content type and showing the start of the body.
+    """
+    start = redact(content[: BODY_START_CHARS * 4].decode("utf-8", errors="replace"), secret)
+    start = start[:BODY_START_CHARS]
+    kind = content_type or "no content type"
+    return APIResponseValidationError(
+        f"the server answered HTTP {status_code} with {kind}, not {expected}; "
+        f"the body starts: {start!r}",
+        status_code=status_code,
+        content_type=content_type,
+        body_start=start,
+    )
 
 
 def _reason(status_code: int) -> str:

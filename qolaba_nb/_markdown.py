@@ -28,7 +28,7 @@ from xml.etree import ElementTree
 
 from ._render import escape_html
 
-__all__ = ["SAFE_SCHEMES", "highlight_css", "render_markdown", "render_math"]
+__all__ = ["SAFE_SCHEMES", "code_blocks", "highlight_css", "render_markdown", "render_math"]
 
 #: The only link schemes a rendered reply may contain.
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
@@ -253,3 +253,8 @@ def render_markdown(text: str) -> str:
     """Markdown to safe HTML: raw HTML escaped, no images, links only to safe schemes, code
     highlighted, math as MathML."""
     return str(_markdown().render(text))
+
+
+def code_blocks(text: str) -> list[str]:
+    """The fenced and indented code blocks of Markdown ``text``, as their Copy buttons copy."""
+    return [t.content for t in _markdown().parse(text) if t.type in ("fence", "code_block")]

@@ -8,10 +8,15 @@ the reference leaves several shapes open.
 from __future__ import annotations
 
 import difflib
+import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
 
 from ._exceptions import ValidationError
 from ._types import JSON, Messages
@@ -23,6 +28,12 @@ __all__ = [
     "Model",
     "Usage",
     "build_chat_body",
+    "check_api_key",
+    "check_base_url",
+    "check_headers",
+    "check_ledger",
+    "check_timeout",
+    "model_path",
     "normalize_messages",
     "parse_completion",
     "parse_models",
@@ -40,6 +51,8 @@ SAMPLING_PARAMS = (
     "stop",
 )
 KNOWN_PARAMS = (*SAMPLING_PARAMS, "tools", "tool_choice", "stream_options", "extra_body")
+#: Fields of the body that the client sets and checks: ``extra_body`` cannot replace them.
+BODY_FIELDS = frozenset({"model", "messages", "stream", *KNOWN_PARAMS} - {"extra_body"})
 MAX_STOP_SEQUENCES = 4
 
 
@@ -193,9 +206,280 @@ def build_chat_body(
         body["stream"] = True
         body.setdefault("stream_options", {"include_usage": True})
     extra = params.get("extra_body")
-    if extra:
+    if extra is not None:
+        if not isinstance(extra, Mapping):
+            raise ValidationError(
+                f"extra_body must be a dict, got {type(extra).__name__}", param="extra_body"
+            )
+        for key in extra:
+            if key in BODY_FIELDS:
+                raise ValidationError(
+                    f"extra_body cannot set {key!r}: pass it as its own argument, where it is "
+                    "checked",
+                    param=f"extra_body[{key!r}]",
+                )
+            if not isinstance(key, str):
+                raise ValidationError("extra_body keys must be strings", param="extra_body")
         body.update(extra)
+    _check_json(body, extra_keys=set(extra or ()))
     return body
+
+
+def _json_problem(value: object) -> str | None:
+    """Why ``value`` cannot be sent as JSON (httpx's encoding: strict, UTF-8), or None."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "it holds a lone surrogate, which UTF-8 cannot encode"
+    except (TypeError, ValueError, RecursionError) as exc:
+        return str(exc)
+    return None
+
+
+def _check_json(body: dict[str, Any], *, extra_keys: set[str]) -> None:
+    """Refuse, naming the argument, a body that JSON cannot carry (NaN, sets, objects, ...)."""
+    if _json_problem(body) is None:  # the common case: one encoding, nothing to look for
+        return
+    for name, value in body.items():
+        problem = _json_problem(value)
+        if problem is None:
+            continue
+        where = f"extra_body[{name!r}]" if name in extra_keys else name
+        if name == "messages":
+            for i, msg in enumerate(value):
+                if _json_problem(msg) is not None:
+                    where = f"messages[{i}]"
+                    break
+        raise ValidationError(f"{where} cannot be sent as JSON: {problem}", param=where)
+
+
+# --------------------------------------------------------------------------- client options
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP header name (RFC 9110 token)
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII and tabs: no line breaks
+_KEY = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
+#: RFC 3986 ``pchar`` minus ``%``: what a model id keeps as it is inside its path segment.
+_SEGMENT_SAFE = "-._~!$&'()*+,;=:@"
+
+
+def check_api_key(key: str) -> None:
+    """Refuse a key that cannot travel in an HTTP header (the message never shows it).
+
+    Parameters
+    ----------
+    key
+        The API key, from the argument, the environment or ``.env``.
+
+    Raises
+    ------
+    ValidationError
+        ``param="api_key"``: not a string, or not printable ASCII without spaces (a line
+        break, a non-Latin-1 or accented character, ...).
+    """
+    if not isinstance(key, str):
+        raise ValidationError(
+            f"api_key must be a string, got {type(key).__name__}", param="api_key"
+        )
+    if not _KEY.fullmatch(key):
+        raise ValidationError(
+            "api_key must be printable ASCII without spaces or line breaks (check for a "
+            "pasted newline, a quote or a non-ASCII character); the key is not shown here",
+            param="api_key",
+        )
+
+
+def check_base_url(url: object) -> str:
+    """The server root, checked: http or https, a host, no query or fragment.
+
+    Parameters
+    ----------
+    url
+        The base URL given (a path prefix, ``https://host/proxy``, is kept).
+
+    Returns
+    -------
+    str
+        ``url`` without a trailing slash.
+
+    Raises
+    ------
+    ValidationError
+        ``param="base_url"``, naming what is wrong (credentials in it are not shown).
+    """
+    if not isinstance(url, str):
+        raise ValidationError(
+            f"base_url must be a string, got {type(url).__name__}", param="base_url"
+        )
+    shown = mask_userinfo(url)
+    if not _HEADER_VALUE.fullmatch(url) or any(c.isspace() for c in url):
+        raise ValidationError(
+            f"base_url must be a URL without spaces or control characters, got {shown!r}",
+            param="base_url",
+        )
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parses the port: "host:abc" raises here)
+    except ValueError as exc:
+        raise ValidationError(f"base_url {shown!r} is not a URL: {exc}", param="base_url") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValidationError(
+            f"base_url must start with http:// or https://, got {shown!r}", param="base_url"
+        )
+    if not parts.hostname:
+        raise ValidationError(f"base_url {shown!r} has no host", param="base_url")
+    if "?" in url or "#" in url:
+        raise ValidationError(
+            f"base_url cannot have a query or a fragment (the API paths are added to it), "
+            f"got {shown!r}",
+            param="base_url",
+        )
+    return url.rstrip("/")
+
+
+def mask_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` part shown as ``***@``.
+
+    Parameters
+    ----------
+    url
+        A URL, valid or not.
+
+    Returns
+    -------
+    str
+        The URL to show in a repr or a message.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"
+
+
+def check_headers(headers: object) -> dict[str, str]:
+    """Extra request headers, checked: a mapping of header names to one-line ASCII values.
+
+    Parameters
+    ----------
+    headers
+        The ``headers=`` argument of a client; None for none.
+
+    Returns
+    -------
+    dict of str to str
+        A copy, without any ``Authorization`` (the client sets that one).
+
+    Raises
+    ------
+    ValidationError
+        ``param="headers"`` or ``param="headers[NAME]"``.
+    """
+    if headers is None:
+        return {}
+    if not isinstance(headers, Mapping):
+        raise ValidationError(
+            f"headers must be a dict of names to values, got {type(headers).__name__}",
+            param="headers",
+        )
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise ValidationError(
+                f"header name {name!r} is not a valid HTTP header name", param="headers"
+            )
+        if not isinstance(value, str):
+            raise ValidationError(
+                f"header {name} must be a string, got {type(value).__name__}",
+                param=f"headers[{name!r}]",
+            )
+        if not _HEADER_VALUE.fullmatch(value):
+            raise ValidationError(
+                f"header {name} must be one line of printable ASCII (no line breaks)",
+                param=f"headers[{name!r}]",
+            )
+        if name.lower() != "authorization":
+            out[name] = value
+    return out
+
+
+def check_timeout(timeout: object) -> None:
+    """Refuse a timeout httpx would misread.
+
+    Parameters
+    ----------
+    timeout
+        None (the default), a number of seconds > 0, or an ``httpx.Timeout``.
+
+    Raises
+    ------
+    ValidationError
+        ``param="timeout"``.
+    """
+    if timeout is None or isinstance(timeout, httpx.Timeout):
+        return
+    if not _is_number(timeout) or not timeout > 0:  # type: ignore[operator]
+        raise ValidationError(
+            f"timeout must be a number of seconds > 0 or an httpx.Timeout, got {timeout!r}",
+            param="timeout",
+        )
+
+
+def check_ledger(ledger: object) -> None:
+    """Refuse a ``ledger=`` that is neither None, False nor a ledger.
+
+    Parameters
+    ----------
+    ledger
+        None (the default ledger), False (none), or an object with ``record`` and
+        ``check_budget`` methods (``UsageLedger``, or any ``LedgerLike``).
+
+    Raises
+    ------
+    ValidationError
+        ``param="ledger"``.
+    """
+    if ledger is None or ledger is False:
+        return
+    if not all(callable(getattr(ledger, m, None)) for m in ("record", "check_budget")):
+        raise ValidationError(
+            "ledger must be a UsageLedger (or an object with record() and check_budget()), "
+            f"None for the default ledger, or False for none; got {type(ledger).__name__}",
+            param="ledger",
+        )
+
+
+def model_path(model_id: object) -> str:
+    """A model id as the last part of a URL path: each ``/``-separated part percent-escaped.
+
+    Parameters
+    ----------
+    model_id
+        An id such as ``"openai/gpt-4o"``: its ``/`` are kept, ``?``, ``#``, ``%`` and other
+        characters outside a path segment are escaped.
+
+    Returns
+    -------
+    str
+        The id, safe to append after ``/models/``.
+
+    Raises
+    ------
+    ValidationError
+        ``param="model_id"``: not a non-empty string, or with an empty, ``.`` or ``..`` part
+        (which would climb out of the models path).
+    """
+    if not isinstance(model_id, str) or not model_id:
+        raise ValidationError("model_id must be a non-empty string", param="model_id")
+    parts = model_id.split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise ValidationError(
+            f"model_id {model_id!r} has an empty, '.' or '..' part; model ids look like "
+            "'openai/gpt-4o'",
+            param="model_id",
+        )
+    return "/".join(quote(p, safe=_SEGMENT_SAFE) for p in parts)
 
 
 def prompt_chars(messages: Sequence[Mapping[str, Any]]) -> int:

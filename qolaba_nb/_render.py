@@ -14,12 +14,21 @@ def escape_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def format_money(cost: float) -> str:
+    """Dollars as every panel and export shows them: ``$0.000123``."""
+    return f"${cost:.6f}"
+
+
+def format_credits(credit: float) -> str:
+    return f"{credit:g} credits"
+
+
 def usage_line(usage: Usage | None, *, latency_s: float | None, ttft_s: float | None) -> str:
     parts = []
     if usage is not None and usage.credit is not None:
-        parts.append(f"{usage.credit:g} credits")
+        parts.append(format_credits(usage.credit))
     if usage is not None and usage.cost is not None:
-        parts.append(f"${usage.cost:.6f}")
+        parts.append(format_money(usage.cost))
     if usage is None:
         parts.append("no usage reported")
     if latency_s is not None:

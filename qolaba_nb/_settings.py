@@ -19,7 +19,16 @@ import httpx
 from . import _config
 from ._budget import Budget, check_credits
 from ._exceptions import ValidationError
+from ._models import (
+    check_api_key,
+    check_base_url,
+    check_headers,
+    check_ledger,
+    check_timeout,
+    mask_userinfo,
+)
 from ._record import LedgerLike
+from ._sse import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["DEFAULT_TIMEOUT", "ClientSettings"]
 
@@ -59,6 +68,8 @@ class ClientSettings:
         model, else 1 credit.
     record, replay : path or None
         Record every exchange to this file, or serve them back from it.
+    max_event_bytes : int
+        The bound on one server-sent event (``EventTooLargeError`` past it); 16 MiB.
     """
 
     api_key: _config.Secret | None
@@ -72,10 +83,12 @@ class ClientSettings:
     reserve_credits: float | None
     record: str | os.PathLike[str] | None
     replay: str | os.PathLike[str] | None
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
-        return f"ClientSettings(base_url={self.base_url!r}, api_key=<{key}>, tag={self.tag!r})"
+        url = mask_userinfo(self.base_url)
+        return f"ClientSettings(base_url={url!r}, api_key=<{key}>, tag={self.tag!r})"
 
     @classmethod
     def resolve(
@@ -92,6 +105,7 @@ class ClientSettings:
         reserve_credits: float | None = None,
         record: str | os.PathLike[str] | None = None,
         replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> ClientSettings:
         """Check the arguments of ``Client(...)`` and fill in what the environment gives.
 
@@ -101,6 +115,8 @@ class ClientSettings:
             A limit in credits (a new ``Budget``), or a ``Budget`` to share with other clients.
         reserve_credits
             What each call reserves before it is sent (see ``qolaba_nb._budget``).
+        max_event_bytes
+            The bound on one server-sent event, a positive integer.
 
         Other parameters are those of ``Client``.
 
@@ -121,27 +137,40 @@ class ClientSettings:
             reserve_credits = check_credits(reserve_credits, "reserve_credits")
         if record is not None and replay is not None:
             raise ValidationError("record= and replay= cannot be used together", param="replay")
+        if (
+            not isinstance(max_event_bytes, int)
+            or isinstance(max_event_bytes, bool)
+            or max_event_bytes < 1
+        ):
+            raise ValidationError(
+                "max_event_bytes must be a positive integer", param="max_event_bytes"
+            )
+        check_timeout(timeout)
+        check_ledger(ledger)
         key = _config.resolve_api_key(api_key)
+        if key is not None:
+            check_api_key(key.get())
         if replay is not None and key is None:
             key = _config.Secret("replay")  # a replay sends nothing anywhere
         return cls(
             api_key=key,
-            base_url=_config.resolve_base_url(base_url),
+            base_url=check_base_url(
+                _config.resolve_base_url(base_url) if isinstance(base_url, str | None) else base_url
+            ),
             timeout=(
                 timeout
                 if isinstance(timeout, httpx.Timeout)
                 else (DEFAULT_TIMEOUT if timeout is None else httpx.Timeout(timeout))
             ),
             max_retries=max_retries,
-            headers=MappingProxyType(
-                {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
-            ),
+            headers=MappingProxyType(check_headers(headers)),
             ledger=ledger,
             tag=tag,
             budget=budget,
             reserve_credits=reserve_credits,
             record=record,
             replay=replay,
+            max_event_bytes=max_event_bytes,
         )
 
     def arguments(self) -> dict[str, Any]:

@@ -9,6 +9,8 @@ The cell's text is sent (``{name}`` is filled from the notebook's variables; ``{
 stay literal braces), the reply streams into the cell's output as Markdown (model output is
 escaped, never run as HTML), the completion is stored in ``_chat``, and the next ``%%chat``
 continues the conversation until ``--new``. ``%qolaba usage`` shows this session's spending.
+``--client NAME`` sends through the notebook's ``Client`` called NAME (its budget, ledger and
+tag); when a budget covers the calls, each reply ends with what is left of it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Markdown, display
 
+from ._budget import budget_status
 from ._client import Client
 from ._connect import connect
 from ._exceptions import QolabaError
@@ -70,12 +73,19 @@ class QolabaMagics(Magics):
     @argument("--system", help="a system prompt for this turn")
     @argument("--no-stream", action="store_true", help="wait for the whole reply")
     @argument("--new", action="store_true", help="start a new conversation")
+    @argument("-c", "--client", help="the name of a Client in the notebook to send through")
     @cell_magic
     def chat(self, line: str, cell: str) -> None:
         """Send the cell to a model; the reply streams below as Markdown."""
         args = parse_argstring(self.chat, line)
         if args.new:
             self.history = []
+        if args.client:
+            chosen = self.user_ns.get(args.client)
+            if not isinstance(chosen, Client):
+                display(Markdown(f"**%%chat --client:** `{args.client}` is not a qolaba_nb Client"))
+                return
+            self._client = chosen
         model = args.model or self.model
         if not model:
             display(Markdown("**%%chat needs a model the first time:** `%%chat -m MODEL`"))
@@ -101,12 +111,20 @@ class QolabaMagics(Magics):
         except QolabaError as err:
             partial = escape_html(getattr(err, "partial_text", None) or "")
             handle.update(
-                Markdown(f"{partial}\n\n**{type(err).__name__}:** {escape_html(str(err))}")
+                Markdown(
+                    f"{partial}\n\n**{type(err).__name__}:** {escape_html(str(err))}"
+                    + self._budget_line()
+                )
             )
             return
-        handle.update(Markdown(completion_markdown(reply)))
+        handle.update(Markdown(completion_markdown(reply) + self._budget_line()))
         self.history += [prompt, {"role": "assistant", "content": reply.text}]
         self.user_ns["_chat"] = reply
+
+    def _budget_line(self) -> str:
+        """ "3.2 of 5 credits left" under the reply when a budget covers the calls, else ""."""
+        status = budget_status(self.client)
+        return f"\n\n<sub>budget: {escape_html(status.text)}</sub>" if status else ""
 
     @line_magic
     def qolaba(self, line: str) -> Any:

@@ -30,8 +30,16 @@ from matplotlib.axes import Axes
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
-__all__ = ["cost_by_model", "latency_vs_cost", "spend_over_time", "ttft_by_model"]
+__all__ = [
+    "cost_by_model",
+    "latency_vs_cost",
+    "spend_over_time",
+    "theme_figure",
+    "themed_svg",
+    "ttft_by_model",
+]
 
 NO_DATA: Final = "no data"
 #: Model names longer than this are shortened in the middle ("anthropic/cla…0241022").
@@ -370,3 +378,50 @@ def ttft_by_model(df: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.invert_yaxis()  # first (fastest) model on top
     ax.set_xlim(left=0)
     return ax
+
+
+# --------------------------------------------------------------------------------------------
+# Theme: charts that read on JupyterLab's light and dark themes
+# --------------------------------------------------------------------------------------------
+
+#: Text, ticks and spines of a themed raster figure: a grey that reads on white and on
+#: JupyterLab's dark grey alike (a PNG cannot follow the theme).
+THEME_GREY: Final = "#8c8c8c"
+# Drawn in this colour, then replaced by the theme's text colour in an inline SVG.
+_THEME_SENTINEL: Final = "#010203"
+THEME_TEXT_CSS: Final = "var(--jp-ui-font-color1, #333)"
+
+
+def theme_figure(fig: Figure, *, color: str = THEME_GREY) -> Figure:
+    """Make ``fig`` follow the notebook's theme: a transparent background, and text, ticks,
+    spines and legends in ``color``. Returns ``fig``."""
+    fig.patch.set_alpha(0.0)
+    for ax in fig.axes:
+        ax.set_facecolor("none")
+        ax.tick_params(colors=color, which="both")
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts):
+            text.set_color(color)
+        legend = ax.get_legend()
+        if legend is not None:
+            legend.get_frame().set_alpha(0.0)
+            legend.get_frame().set_edgecolor(color)
+            for text in (*legend.get_texts(), legend.get_title()):
+                text.set_color(color)
+    for text in fig.texts:
+        text.set_color(color)
+    return fig
+
+
+def themed_svg(fig: Figure) -> str:
+    """``fig`` as an inline ``<svg>`` whose text takes the theme's colour (a CSS variable),
+    on a transparent background. Glyphs are paths: no text of the data becomes markup."""
+    import io
+
+    theme_figure(fig, color=_THEME_SENTINEL)
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", transparent=True, bbox_inches="tight")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # no XML declaration or doctype inside HTML
+    return svg.replace(_THEME_SENTINEL, THEME_TEXT_CSS)

@@ -19,7 +19,7 @@ class ListLedger:
         self.records.append(rec)
         self.holds.append(hold)
 
-    def hold(self, credits: float, *, tag: str | None = None) -> None:
+    def hold(self, credits: float, *, tag: str | None = None) -> Any:
         return None
 
     def release(self, hold: Any) -> None:

@@ -9,6 +9,8 @@ placeholders, and passes through a :class:`Dialect` on its way out:
   serialise with every other writer of the same budget *before* the first read (SQLite:
   ``BEGIN IMMEDIATE``; a server engine: ``BEGIN`` plus :attr:`Dialect.lock_budget`, for
   example a transaction-scoped advisory lock), so a check-and-reserve is atomic;
+* per-group lists of floats (for percentiles) come from :attr:`Dialect.float_list`
+  (``group_concat`` in SQLite, ``string_agg`` elsewhere), parsed by numpy in one go;
 * upserts use ``INSERT ... ON CONFLICT (...) DO UPDATE SET t.c = t.c + excluded.c``, which
   SQLite (3.24+) and PostgreSQL both understand as written, and ``RETURNING`` (SQLite 3.35+).
 
@@ -67,6 +69,9 @@ class Dialect:
         The type of an 8-byte float column.
     begin_write
         The statement that starts a write transaction.
+    float_list
+        An aggregate joining a float column's non-null values of a group into one text,
+        comma-separated, without losing precision that matters (``{}`` is the column).
     lock_budget
         A statement run first in every write transaction that checks or changes budgets, so
         that they serialise across connections; None when ``begin_write`` already does.
@@ -77,6 +82,7 @@ class Dialect:
     pk: str
     real: str
     begin_write: str
+    float_list: str
     lock_budget: str | None = None
 
     def sql(self, text: str) -> str:
@@ -92,6 +98,7 @@ SQLITE: Final = Dialect(
     # IMMEDIATE takes the write lock at once (waiting on busy_timeout), instead of failing
     # when a read transaction would have to be upgraded to a write later on.
     begin_write="BEGIN IMMEDIATE",
+    float_list="group_concat({})",  # REAL as text: 15 significant digits
 )
 
 

@@ -5,24 +5,49 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from .._record import CallRecord
+from .._exceptions import BudgetExceededError
+from .._record import SESSION_ID, CallRecord, Hold
 from .backends import Backend, open_backend, write
-from .budgets import Budget, covering, exceeded, session_key
-from .frames import SUMMARY_KEYS, SummaryKey, export_frame, frame, summarise
+from .budgets import (
+    DEFAULT_HOLD_LEASE_S,
+    HOST,
+    UPSERT_TOTALS,
+    Budget,
+    covering,
+    exceeded,
+    held_query,
+    pid_alive,
+    scope,
+    session_key,
+    totals_deltas,
+)
+from .estimates import HISTORY_CALLS, fit_line, percentile
+from .frames import SUMMARY_KEYS, SummaryKey, SummaryState, export_frame, frame
 from .migrations import MIGRATIONS, apply_migrations
 from .paths import MEMORY, default_ledger_path
-from .queries import FilterValue, spent_query, where_clause
+from .queries import (
+    FilterValue,
+    and_where,
+    spent_query,
+    summary_query,
+    summary_rows_query,
+    where_clause,
+)
 from .records import _INSERT_SQL, COLUMNS, encode_row
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["UsageLedger"]
+
+# Sums of float credits drift by ~1e-16 per term: a budget of 1 must admit ten holds of 0.1.
+_EPSILON = 1e-9
 
 
 class UsageLedger:
@@ -36,6 +61,10 @@ class UsageLedger:
     store_text
         Keep each call's prompt and completion text. Off by default: the ledger is for money
         and timing, and prompts may be private.
+    hold_lease_s
+        How long a :meth:`hold` lasts if its process neither records nor releases it
+        (default :data:`~.budgets.DEFAULT_HOLD_LEASE_S`, 15 minutes: longer than any call).
+        Holds of a process that died on this host are dropped at once, whatever the lease.
 
     Examples
     --------
@@ -47,7 +76,15 @@ class UsageLedger:
     >>> ledger.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, *, store_text: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        store_text: bool = False,
+        hold_lease_s: float = DEFAULT_HOLD_LEASE_S,
+    ):
+        if not (isinstance(hold_lease_s, int | float) and hold_lease_s > 0):
+            raise ValueError(f"hold_lease_s must be a number of seconds > 0, not {hold_lease_s!r}")
         if path is None:
             path = default_ledger_path()
         self._backend: Backend = open_backend(path)
@@ -55,6 +92,7 @@ class UsageLedger:
         #: The file, ``":memory:"``, or the PostgreSQL URL with its password masked.
         self.path: str = self._backend.target
         self.store_text = store_text
+        self.hold_lease_s = float(hold_lease_s)
         self._dialect = self._backend.dialect
         self._budgets: dict[tuple[str | None, str | None], Budget] = {}
         self._lock = threading.Lock()
@@ -62,12 +100,17 @@ class UsageLedger:
         self._closed = False
         self._inherited: Any = None  # see _connection()
         self._conn: Any = self._backend.connect()
-        apply_migrations(
-            self._conn,
-            MIGRATIONS,
-            dialect=self._dialect,
-            is_missing_table=self._backend.is_missing_table,
-        )
+        try:
+            apply_migrations(
+                self._conn,
+                MIGRATIONS,
+                dialect=self._dialect,
+                is_missing_table=self._backend.is_missing_table,
+            )
+        except BaseException:
+            self._closed = True  # a failed migration must not leave a connection behind
+            self._conn.close()
+            raise
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -144,23 +187,48 @@ class UsageLedger:
     def _row(self, rec: CallRecord) -> tuple[Any, ...]:
         return encode_row(rec, store_text=self.store_text)
 
-    def record(self, rec: CallRecord) -> None:
-        """Write one call, committed before this returns."""
-        row = self._row(rec)
-        self._after_fork_lock()
-        with self._lock:
-            self._connection().execute(self._dialect.sql(_INSERT_SQL), row)
-
-    def record_many(self, recs: Iterable[CallRecord]) -> int:
-        """Write many calls in one transaction (all or none); return how many."""
-        rows = [self._row(r) for r in recs]
-        if not rows:
-            return 0
+    def _write(self, rows: Sequence[tuple[Any, ...]], hold_ids: Sequence[int | str]) -> None:
+        """Insert ``rows``, add them to the running totals, drop ``hold_ids``: one transaction."""
+        d = self._dialect
+        deltas = totals_deltas(rows)
         self._after_fork_lock()
         with self._lock:
             conn = self._connection()
-            with write(conn, self._dialect):
-                conn.cursor().executemany(self._dialect.sql(_INSERT_SQL), rows)
+            with write(conn, d):
+                if len(rows) == 1:
+                    conn.execute(d.sql(_INSERT_SQL), rows[0])
+                else:
+                    conn.cursor().executemany(d.sql(_INSERT_SQL), rows)
+                if deltas:
+                    conn.cursor().executemany(d.sql(UPSERT_TOTALS), deltas)
+                for hold_id in hold_ids:
+                    conn.execute(d.sql("DELETE FROM holds WHERE id = ?"), (hold_id,))
+
+    def record(self, rec: CallRecord, *, hold: Hold | None = None) -> None:
+        """Write one call, committed before this returns.
+
+        Parameters
+        ----------
+        rec
+            The call. A replayed call (``rec.replayed``) is stored but counts toward no budget.
+        hold
+            The hold :meth:`hold` gave for this call, if any: it is dropped in the same
+            transaction that books the call's credit, so the credits never count twice and
+            never go uncounted.
+        """
+        self._write([self._row(rec)], [hold.id] if hold is not None else [])
+
+    def record_many(self, recs: Iterable[CallRecord]) -> int:
+        """Write many calls in one transaction (all or none); return how many.
+
+        Parameters
+        ----------
+        recs
+            The calls, in order.
+        """
+        rows = [self._row(r) for r in recs]
+        if rows:
+            self._write(rows, [])
         return len(rows)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -172,6 +240,11 @@ class UsageLedger:
         tag: FilterValue = None,
         session: FilterValue = None,
         run_id: FilterValue = None,
+        *,
+        limit: int | None = None,
+        columns: Sequence[str] | None = None,
+        after_id: int | None = None,
+        include_replayed: bool = False,
     ) -> pd.DataFrame:
         """The recorded calls as a DataFrame, oldest first.
 
@@ -184,6 +257,16 @@ class UsageLedger:
         model, tag, session, run_id
             Keep only these values (a string or a list of strings). ``session="current"`` is
             this process's session.
+        limit
+            Only the ``limit`` most recent matching calls (still oldest first); None: all.
+        columns
+            Only these of :data:`COLUMNS`, in this order; None: all of them. Fewer columns
+            read faster and take less memory on a big ledger.
+        after_id
+            Only calls recorded after the call with this ``id`` (to read what is new).
+        include_replayed
+            Also return calls served by ``Client(replay=...)`` (``replayed`` is True for
+            them). Off by default: they spent nothing, so plots and estimates skip them.
 
         Returns
         -------
@@ -191,19 +274,56 @@ class UsageLedger:
             One row per call with the :data:`COLUMNS`. ``ts`` is ``datetime64[ns, UTC]``;
             ``credit``, ``cost``, ``latency_s``, ``ttft_s`` are floats (NaN: unknown);
             ``http_status``, ``prompt_chars``, ``completion_chars``, ``retries`` are ``Int64``;
-            ``model`` and ``status`` are categorical; ``params`` holds dicts. An empty ledger
-            gives an empty frame with the same columns and dtypes.
+            ``model`` and ``status`` are categorical; ``params`` holds dicts;
+            ``credit_source`` is ``"reported"``, ``"estimated"`` or missing; ``replayed`` is
+            bool. An empty ledger gives an empty frame with the same columns and dtypes.
 
         Examples
         --------
         >>> df = ledger.to_dataframe(since="1h", model="gpt-4o-mini")  # doctest: +SKIP
+        >>> last = ledger.to_dataframe(limit=1000, columns=["ts", "credit"])  # doctest: +SKIP
         """
-        where, args = where_clause(since, model, tag, session, run_id)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM calls{where} ORDER BY id"
+        cols = list(COLUMNS) if columns is None else list(columns)
+        unknown = [c for c in cols if c not in COLUMNS]
+        if unknown or not cols:
+            raise ValueError(f"to_dataframe(columns=...) takes names from COLUMNS, not {unknown}")
+        if limit is not None and not (isinstance(limit, int) and limit >= 0):
+            raise ValueError(f"limit must be an integer >= 0 or None, not {limit!r}")
+        where, args = where_clause(
+            since, model, tag, session, run_id, include_replayed=include_replayed, after_id=after_id
+        )
+        if limit is None:
+            sql = f"SELECT {', '.join(cols)} FROM calls{where} ORDER BY id"
+        else:
+            sql = (
+                f"SELECT {', '.join(cols)} FROM (SELECT * FROM calls{where}"
+                f" ORDER BY id DESC LIMIT {int(limit)}) AS recent ORDER BY id"
+            )
         self._after_fork_lock()
         with self._lock:
             rows = self._connection().execute(self._dialect.sql(sql), args).fetchall()
-        return frame(rows)
+        return frame(rows, cols)
+
+    def distinct_values(self, column: str) -> list[str]:
+        """The distinct non-null values of ``column`` (``"model"``, ``"session"`` or ``"tag"``).
+
+        Parameters
+        ----------
+        column
+            Which column: the filters a dashboard offers.
+        """
+        if column not in ("model", "session", "tag"):
+            raise ValueError(f"distinct_values takes 'model', 'session' or 'tag', not {column!r}")
+        return sorted(
+            str(r[0])
+            for r in self._read_all(f"SELECT DISTINCT {column} FROM calls WHERE replayed = 0")
+            if r[0] is not None
+        )
+
+    def last_id(self) -> int:
+        """The ``id`` of the most recent call (0 for an empty ledger): cheap change detection."""
+        row = self._read_one("SELECT MAX(id) FROM calls")
+        return 0 if row is None or row[0] is None else int(row[0])
 
     def summary(
         self,
@@ -214,8 +334,12 @@ class UsageLedger:
         tag: FilterValue = None,
         session: FilterValue = None,
         run_id: FilterValue = None,
+        include_replayed: bool = False,
     ) -> pd.DataFrame:
-        """Calls, errors, spending and latency percentiles per group.
+        """Calls, errors, spending and latency percentiles per group, computed in the database.
+
+        Sums and means are one ``GROUP BY``; the percentiles read just the two timing columns
+        of the matching calls, so memory grows with the result, not with the ledger.
 
         Parameters
         ----------
@@ -224,14 +348,17 @@ class UsageLedger:
             list of them. Calls without a tag (or run id) form their own NaN group.
         since, model, tag, session, run_id
             The filters of :meth:`to_dataframe`.
+        include_replayed
+            Also count calls served by ``Client(replay=...)``.
 
         Returns
         -------
         pandas.DataFrame
             Indexed by the group, with ``calls``, ``errors`` (status other than ``ok``),
-            ``credit`` and ``cost`` (sums of the known values, NaN when none is known),
-            ``latency_mean``, ``latency_p50``, ``latency_p95``, ``ttft_mean``, ``ttft_p50``,
-            ``ttft_p95`` (seconds; percentiles interpolate linearly, as numpy's do).
+            ``credit`` (reported and estimated), ``credit_reported``, ``credit_estimated`` and
+            ``cost`` (sums of the known values, NaN when none is known), ``latency_mean``,
+            ``latency_p50``, ``latency_p95``, ``ttft_mean``, ``ttft_p50``, ``ttft_p95``
+            (seconds; percentiles interpolate linearly, as numpy's do).
 
         Examples
         --------
@@ -243,8 +370,58 @@ class UsageLedger:
             raise ValueError(
                 f"summary(by=...) takes one or more of {sorted(SUMMARY_KEYS)}, not {bad or by!r}"
             )
-        df = self.to_dataframe(since=since, model=model, tag=tag, session=session, run_id=run_id)
-        return summarise(df, keys)
+        state, _ = self._summary_state(
+            keys,
+            where_clause(since, model, tag, session, run_id, include_replayed=include_replayed),
+        )
+        return state.frame()
+
+    def _summary_state(
+        self, keys: list[str], filtered: tuple[str, list[Any]], after_id: int = 0
+    ) -> tuple[SummaryState, int]:
+        """A :class:`SummaryState` of the calls after ``after_id`` matching ``filtered``, and
+        the last id it covers (rows recorded meanwhile are left for the next update)."""
+        where, args = filtered
+        d = self._dialect
+        state = SummaryState(keys)
+        self._after_fork_lock()
+        with self._lock:
+            conn = self._connection()
+            (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()
+            where = and_where(where, "id > ? AND id <= ?")
+            sql = summary_query(keys, where, d)
+            state.add_sums(conn.execute(d.sql(sql), [*args, after_id, last]).fetchall())
+        return state, int(last)
+
+    def live_summary(
+        self,
+        by: SummaryKey | Sequence[SummaryKey] = "model",
+        *,
+        model: FilterValue = None,
+        tag: FilterValue = None,
+        session: FilterValue = None,
+    ) -> LiveSummary:
+        """A summary that keeps itself up to date by reading only the calls recorded since.
+
+        Parameters
+        ----------
+        by
+            The grouping, as in :meth:`summary`.
+        model, tag, session
+            The filters, as in :meth:`summary`. Replayed calls are left out.
+
+        Returns
+        -------
+        LiveSummary
+            Call ``.update()`` to take in new calls and ``.frame()`` for the table.
+        """
+        keys: list[str] = [by] if isinstance(by, str) else list(by)
+        bad = [k for k in keys if k not in SUMMARY_KEYS]
+        if not keys or bad:
+            raise ValueError(
+                f"summary(by=...) takes one or more of {sorted(SUMMARY_KEYS)}, not {bad or by!r}"
+            )
+        return LiveSummary(self, keys, model=model, tag=tag, session=session)
 
     def to_csv(self, path: str | os.PathLike[str], **filters: Any) -> None:
         """Write :meth:`to_dataframe` (with the same filters) to a CSV file.
@@ -315,27 +492,309 @@ class UsageLedger:
         """The budgets set on this object as ``(credits, session, tag)``; session None: all."""
         return [(b.credits, b.session, b.tag) for b in self._budgets.values()]
 
-    def spent(self, *, session: str | None = None, tag: str | None = None) -> tuple[float, float]:
-        """``(credits, cost in USD)`` recorded so far; unknown amounts count as nothing.
-
-        ``session`` is ``None``/``"current"`` (this process), a session id, or ``"all"``;
-        ``tag`` None counts every tag.
-        """
-        return self._spent(session_key(session), tag)
-
-    def _spent(self, session: str | None, tag: str | None) -> tuple[float, float]:
-        sql, args = spent_query(session, tag)
+    def _read_one(self, sql: str, args: Sequence[Any] = ()) -> Any:
         self._after_fork_lock()
         with self._lock:
-            credit, cost = self._connection().execute(self._dialect.sql(sql), args).fetchone()
-        return float(credit), float(cost)
+            return self._connection().execute(self._dialect.sql(sql), tuple(args)).fetchone()
+
+    def _read_all(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        self._after_fork_lock()
+        with self._lock:
+            return list(self._connection().execute(self._dialect.sql(sql), tuple(args)).fetchall())
+
+    def spent(
+        self,
+        *,
+        session: str | None = None,
+        tag: str | None = None,
+        include_replayed: bool = False,
+    ) -> tuple[float, float]:
+        """``(credits, cost in USD)`` recorded so far; unknown amounts count as nothing.
+
+        Parameters
+        ----------
+        session
+            ``None``/``"current"`` (this process), a session id, or ``"all"``.
+        tag
+            Count only calls with this tag; None counts every tag.
+        include_replayed
+            Also count calls served by ``Client(replay=...)``, which spent nothing. Off by
+            default; on, the calls table is scanned instead of the running totals.
+
+        Returns
+        -------
+        tuple of float
+            Credits (reported and estimated) and cost in USD.
+        """
+        key = session_key(session)
+        if include_replayed:
+            sql, args = spent_query(key, tag)
+            credit, cost = self._read_one(sql, args)
+            return float(credit), float(cost)
+        row = self._read_one(
+            "SELECT credit, cost FROM totals WHERE scope_session = ? AND scope_tag = ?",
+            scope(key, tag),
+        )
+        return (0.0, 0.0) if row is None else (float(row[0]), float(row[1]))
+
+    def _spent_and_held(self, conn: Any, b: Budget, now: float) -> tuple[float, float]:
+        """Credits spent and held in ``b``'s scope; call with the lock held."""
+        d = self._dialect
+        row = conn.execute(
+            d.sql("SELECT credit FROM totals WHERE scope_session = ? AND scope_tag = ?"),
+            scope(b.session, b.tag),
+        ).fetchone()
+        sql, args = held_query(b.session, b.tag, now)
+        (held,) = conn.execute(d.sql(sql), args).fetchone()
+        return (0.0 if row is None else float(row[0])), float(held)
+
+    def _budget_states(self, tag: str | None) -> list[tuple[Budget, float, float]]:
+        """``(budget, spent, held)`` of each budget covering a call with ``tag``."""
+        budgets = covering(self._budgets.values(), tag)
+        if not budgets:
+            return []
+        now = time.time()
+        self._after_fork_lock()
+        with self._lock:
+            conn = self._connection()
+            return [(b, *self._spent_and_held(conn, b, now)) for b in budgets]
 
     def check_budget(self, *, tag: str | None = None) -> None:
-        """Raise ``BudgetExceededError`` if a budget covering a call with ``tag`` is spent.
+        """Raise ``BudgetExceededError`` if a budget covering a call with ``tag`` is used up.
 
-        The client calls this before sending each request. Without budgets it does no I/O.
+        Credits held by calls in flight count as spent. Without budgets it does no I/O.
+
+        Parameters
+        ----------
+        tag
+            The call's tag: budgets for other tags do not guard it.
         """
-        for b in covering(list(self._budgets.values()), tag):
-            credit, _cost = self._spent(b.session, b.tag)
-            if credit >= b.credits:
-                raise exceeded(b, credit)
+        for b, credit, held in self._budget_states(tag):
+            if credit + held >= b.credits:
+                raise exceeded(b, credit, held=held)
+
+    def budget_remaining(self, *, tag: str | None = None) -> tuple[float, float] | None:
+        """``(credits left, budget)`` of the tightest budget covering a call with ``tag``.
+
+        Parameters
+        ----------
+        tag
+            The call's tag.
+
+        Returns
+        -------
+        tuple of float or None
+            Credits left (never below 0; live holds count as spent) and that budget's size;
+            None when no budget covers the call (then no I/O is done).
+        """
+        best: tuple[float, float] | None = None
+        for b, credit, held in self._budget_states(tag):
+            left = max(b.credits - credit - held, 0.0)
+            if best is None or left < best[0]:
+                best = (left, b.credits)
+        return best
+
+    def hold(self, credits: float, *, tag: str | None = None) -> Hold | None:
+        """Set ``credits`` aside for one call, atomically, if every covering budget has room.
+
+        In one write transaction (``BEGIN IMMEDIATE`` on SQLite, so across processes too):
+        drop expired holds and holds of dead processes on this host, check for every budget
+        covering a call with ``tag`` that spent + live holds + ``credits`` <= budget, then
+        insert the hold with a lease of :attr:`hold_lease_s` seconds.
+
+        Parameters
+        ----------
+        credits
+            The most this call is expected to cost (>= 0).
+        tag
+            The call's tag: budgets for other tags do not guard it.
+
+        Returns
+        -------
+        Hold or None
+            The hold, to pass to :meth:`record` (``hold=``) or :meth:`release`; None when no
+            budget covers the call (then no I/O is done).
+
+        Raises
+        ------
+        BudgetExceededError
+            A budget has no room for ``credits``; it names the budget and what is spent and
+            held. Nothing is held then.
+        """
+        if not (isinstance(credits, int | float) and math.isfinite(credits) and credits >= 0):
+            raise ValueError(f"hold() takes a finite number of credits >= 0, not {credits!r}")
+        budgets = covering(self._budgets.values(), tag)
+        if not budgets:
+            return None
+        d = self._dialect
+        now = time.time()
+        refusal: BudgetExceededError | None = None
+        self._after_fork_lock()
+        with self._lock:
+            conn = self._connection()
+            with write(conn, d):
+                self._drop_stale_holds(conn, now)
+                for b in budgets:
+                    spent, held = self._spent_and_held(conn, b, now)
+                    if spent + held + credits > b.credits + _EPSILON:
+                        refusal = exceeded(b, spent, held=held, asked=credits)
+                        break
+                else:
+                    (hold_id,) = conn.execute(
+                        d.sql(
+                            "INSERT INTO holds (credits, tag, session, pid, host, created_at,"
+                            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                        ),
+                        (
+                            float(credits),
+                            tag,
+                            SESSION_ID,
+                            os.getpid(),
+                            HOST,
+                            now,
+                            now + self.hold_lease_s,
+                        ),
+                    ).fetchone()
+        if refusal is not None:
+            raise refusal
+        return Hold(hold_id, float(credits))
+
+    def _drop_stale_holds(self, conn: Any, now: float) -> None:
+        """Delete expired holds and those of this host's dead processes (in a transaction)."""
+        d = self._dialect
+        conn.execute(d.sql("DELETE FROM holds WHERE expires_at < ?"), (now,))
+        pids = conn.execute(
+            d.sql("SELECT DISTINCT pid FROM holds WHERE host = ?"), (HOST,)
+        ).fetchall()
+        for (pid,) in pids:
+            if not pid_alive(int(pid)):
+                conn.execute(d.sql("DELETE FROM holds WHERE host = ? AND pid = ?"), (HOST, pid))
+
+    def release(self, hold: Hold) -> None:
+        """Drop a hold whose call was never sent (or never finished).
+
+        Parameters
+        ----------
+        hold
+            What :meth:`hold` returned. Releasing it twice, or after it expired, is harmless.
+        """
+        self._after_fork_lock()
+        with self._lock:
+            self._connection().execute(
+                self._dialect.sql("DELETE FROM holds WHERE id = ?"), (hold.id,)
+            )
+
+    def holds(self) -> list[tuple[int | str, float, str | None, str, float]]:
+        """The live holds of this ledger as ``(id, credits, tag, session, expires_at)``."""
+        return [
+            (r[0], float(r[1]), r[2], r[3], float(r[4]))
+            for r in self._read_all(
+                "SELECT id, credits, tag, session, expires_at FROM holds"
+                " WHERE expires_at >= ? ORDER BY id",
+                (time.time(),),
+            )
+        ]
+
+    # ---- what the next call will cost --------------------------------------------------------
+
+    def _history(self, model: str, include_replayed: bool) -> list[tuple[float, int | None]]:
+        """``(credit, completion_chars)`` of ``model``'s most recent reported calls."""
+        replayed = "" if include_replayed else " AND replayed = 0"
+        return [
+            (float(r[0]), r[1])
+            for r in self._read_all(
+                "SELECT credit, completion_chars FROM calls"
+                f" WHERE model = ? AND credit_source = 'reported'{replayed}"
+                " AND credit IS NOT NULL ORDER BY id DESC LIMIT ?",
+                (model, HISTORY_CALLS),
+            )
+        ]
+
+    def expected_credit(self, model: str, *, include_replayed: bool = False) -> float | None:
+        """What a call to ``model`` is expected to cost: the credit to hold before sending it.
+
+        Parameters
+        ----------
+        model
+            The model id.
+        include_replayed
+            Also learn from replayed calls (off: a replay costs nothing and proves nothing).
+
+        Returns
+        -------
+        float or None
+            The 95th percentile of the credit per call over the model's last
+            :data:`~.estimates.HISTORY_CALLS` reported calls; else the largest reported credit
+            of any call in the ledger; else None (an empty ledger).
+        """
+        history = self._history(model, include_replayed)
+        if history:
+            return percentile([c for c, _ in history], 95)
+        if include_replayed:
+            row = self._read_one("SELECT MAX(credit) FROM calls WHERE credit_source = 'reported'")
+        else:
+            row = self._read_one(
+                "SELECT max_credit FROM totals WHERE scope_session = ? AND scope_tag = ?",
+                scope(None, None),
+            )
+        return None if row is None or row[0] is None else float(row[0])
+
+    def credit_fit(
+        self, model: str, *, include_replayed: bool = False
+    ) -> tuple[float, float] | None:
+        """``(base credits per call, credits per completion character)`` for ``model``.
+
+        A least-squares line through the model's recent reported calls, used to estimate
+        the credit of a stream that was stopped or cut before the server reported usage.
+
+        Parameters
+        ----------
+        model
+            The model id.
+        include_replayed
+            Also fit replayed calls.
+
+        Returns
+        -------
+        tuple of float or None
+            Both >= 0; None with fewer than :data:`~.estimates.MIN_FIT_CALLS` calls that say
+            their reply length, or when all replies had the same length.
+        """
+        pts = [(float(n), c) for c, n in self._history(model, include_replayed) if n is not None]
+        return fit_line([x for x, _ in pts], [y for _, y in pts])
+
+
+class LiveSummary:
+    """``summary()`` of a ledger, kept up to date from the calls recorded after it was made.
+
+    Made by :meth:`UsageLedger.live_summary`. The first look aggregates in the database;
+    each :meth:`update` reads only the rows after :attr:`last_id`.
+    """
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        keys: list[str],
+        *,
+        model: FilterValue = None,
+        tag: FilterValue = None,
+        session: FilterValue = None,
+    ) -> None:
+        self.ledger = ledger
+        self._filtered = where_clause(None, model, tag, session, None, include_replayed=False)
+        self.state, self.last_id = ledger._summary_state(keys, self._filtered)
+
+    def update(self) -> int:
+        """Take in the calls recorded since the last look; return how many there were."""
+        led = self.ledger
+        where, args = self._filtered
+        sql = summary_rows_query(self.state.keys, and_where(where, "id > ?"))
+        rows = led._read_all(sql, [*args, self.last_id])
+        if rows:
+            self.state.add_rows([r[:-1] for r in rows])
+            self.last_id = int(rows[-1][-1])
+        return len(rows)
+
+    def frame(self) -> pd.DataFrame:
+        """The summary table, as :meth:`UsageLedger.summary` gives it."""
+        return self.state.frame()

@@ -15,7 +15,15 @@ from typing import Any, Final
 
 from .backends import SQLITE, Dialect
 
-__all__ = ["MIGRATIONS", "Migration", "Schema", "apply_migrations", "m001_initial"]
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "Schema",
+    "apply_migrations",
+    "fill_totals",
+    "m001_initial",
+    "m002_money",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +83,91 @@ def m001_initial(db: Schema) -> None:
     db.execute("CREATE INDEX ix_calls_run_id ON calls (run_id)")
 
 
-#: Ordered, append-only. Never edit a released migration: add ``m00N_...`` instead.
-MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (("m001_initial", m001_initial),)
+def fill_totals(db: Schema) -> None:
+    """Add every non-replayed call's credit and cost to the (empty) ``totals`` table.
+
+    Used by ``m002_money`` on an existing ledger, and by anything that bulk-loads ``calls``.
+    """
+    scopes = (
+        ("'*'", "'*'", ""),
+        ("'=' || session", "'*'", ""),
+        ("'*'", "'=' || tag", " AND tag IS NOT NULL"),
+        ("'=' || session", "'=' || tag", " AND tag IS NOT NULL"),
+    )
+    for ss, st, extra in scopes:
+        db.execute(
+            f"""
+            INSERT INTO totals (scope_session, scope_tag, credit, estimated_credit, cost,
+                                max_credit)
+            SELECT {ss}, {st}, COALESCE(SUM(credit), 0),
+                   COALESCE(SUM(CASE WHEN credit_source = 'estimated' THEN credit END), 0),
+                   COALESCE(SUM(cost), 0),
+                   MAX(CASE WHEN credit_source = 'reported' THEN credit END)
+            FROM calls WHERE (credit IS NOT NULL OR cost IS NOT NULL) AND replayed = 0{extra}
+            GROUP BY 1, 2  -- by position: PostgreSQL refuses constants as keys
+            """
+        )
+
+
+def m002_money(db: Schema) -> None:
+    """Where each credit came from, replayed calls, running totals and holds.
+
+    * ``calls.credit_source``: ``reported`` (the server's usage), ``estimated``, or NULL
+      (nothing known); ``calls.replayed``: 1 for a call served by ``Client(replay=...)``.
+    * ``totals``: the spending of every budget scope, kept in the same transaction as each
+      insert, so a budget check reads one row instead of scanning history. A scope is a
+      ``(scope_session, scope_tag)`` pair, each ``'*'`` (every session / every tag) or
+      ``'='`` followed by the value; every non-replayed call adds to the four (or, without a
+      tag, two) scopes that contain it.
+    * ``holds``: credits set aside for calls in flight, each with a lease (``expires_at``,
+      seconds since the epoch) and the process that took it (``host``, ``pid``).
+    * ``ix_calls_model_reported``: the recent reported history of one model, for the
+      expected credit of its next call.
+    """
+    d = db.dialect
+    db.execute("ALTER TABLE calls ADD COLUMN credit_source TEXT")
+    db.execute("ALTER TABLE calls ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE calls SET credit_source = 'reported' WHERE credit IS NOT NULL")
+    db.execute(
+        f"""
+        CREATE TABLE totals (
+            scope_session    TEXT NOT NULL,
+            scope_tag        TEXT NOT NULL,
+            credit           {d.real} NOT NULL DEFAULT 0,  -- reported + estimated
+            estimated_credit {d.real} NOT NULL DEFAULT 0,
+            cost             {d.real} NOT NULL DEFAULT 0,
+            max_credit       {d.real},                      -- largest reported credit
+            PRIMARY KEY (scope_session, scope_tag)
+        )
+        """
+    )
+    fill_totals(db)
+    db.execute(
+        f"""
+        CREATE TABLE holds (
+            id         {d.pk},
+            credits    {d.real} NOT NULL,
+            tag        TEXT,
+            session    TEXT NOT NULL,
+            pid        INTEGER NOT NULL,
+            host       TEXT NOT NULL,
+            created_at {d.real} NOT NULL,
+            expires_at {d.real} NOT NULL
+        )
+        """
+    )
+    db.execute(
+        "CREATE INDEX ix_calls_model_reported ON calls (model, id)"
+        " WHERE credit_source = 'reported' AND replayed = 0"
+    )
+
+
+#: Ordered, append-only. Never edit a released migration: add ``m00N_...`` instead (the next
+#: free number after the last entry; votes and cells tables come after ``m002_money``).
+MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
+    ("m001_initial", m001_initial),
+    ("m002_money", m002_money),
+)
 
 
 def _applied(db: Schema, is_missing_table: Callable[[Exception], bool]) -> set[str]:

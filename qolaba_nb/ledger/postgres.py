@@ -46,6 +46,8 @@ POSTGRESQL: Final = Dialect(
     pk="BIGSERIAL PRIMARY KEY",
     real="DOUBLE PRECISION",
     begin_write="BEGIN",
+    # float8 as text is the shortest exact form (PostgreSQL 12+); NULLs are skipped.
+    float_list="string_agg({}::text, ',')",
     lock_budget=f"SELECT pg_advisory_xact_lock({LOCK_KEYS[0]}, {LOCK_KEYS[1]})",
 )
 

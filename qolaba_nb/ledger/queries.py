@@ -12,12 +12,21 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .._record import SESSION_ID
+from .backends import Dialect
 from .records import utc_iso
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FilterValue", "since_to_datetime", "spent_query", "where_clause"]
+__all__ = [
+    "FilterValue",
+    "and_where",
+    "since_to_datetime",
+    "spent_query",
+    "summary_query",
+    "summary_rows_query",
+    "where_clause",
+]
 
 FilterValue = str | Sequence[str] | None
 
@@ -61,10 +70,18 @@ def where_clause(
     tag: FilterValue,
     session: FilterValue,
     run_id: FilterValue,
+    *,
+    include_replayed: bool = True,
+    after_id: int | None = None,
 ) -> tuple[str, list[Any]]:
     """The ``WHERE`` clause (or ``""``) and its arguments for the reading methods' filters."""
     clauses: list[str] = []
     args: list[Any] = []
+    if not include_replayed:
+        clauses.append("replayed = 0")
+    if after_id is not None:
+        clauses.append("id > ?")
+        args.append(int(after_id))
     if since is not None:
         clauses.append("ts >= ?")
         args.append(utc_iso(since_to_datetime(since)))
@@ -96,3 +113,36 @@ def spent_query(session: str | None, tag: str | None) -> tuple[str, list[Any]]:
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     # COALESCE(SUM()): 0.0 for no rows, where SUM() alone would give NULL.
     return f"SELECT COALESCE(SUM(credit), 0.0), COALESCE(SUM(cost), 0.0) FROM calls{where}", args
+
+
+def summary_query(keys: Sequence[str], where: str, dialect: Dialect) -> str:
+    """The statement of ``summary(by=keys)``: one ``GROUP BY`` pass over the calls.
+
+    ``keys`` must be checked names of ``calls`` columns. It gives, per group, the keys, then
+    calls, errors, credit, reported credit, estimated credit, cost, sum and count of
+    ``latency_s`` and of ``ttft_s``, and the latencies and TTFTs as comma-separated text
+    (:attr:`~.backends.Dialect.float_list`) for the percentiles.
+    """
+    k = ", ".join(keys)
+    return (
+        f"SELECT {k}, COUNT(*), SUM(CASE WHEN status <> 'ok' THEN 1 ELSE 0 END), SUM(credit),"
+        " SUM(CASE WHEN credit_source = 'reported' THEN credit END),"
+        " SUM(CASE WHEN credit_source = 'estimated' THEN credit END), SUM(cost),"
+        " SUM(latency_s), COUNT(latency_s), SUM(ttft_s), COUNT(ttft_s),"
+        f" {dialect.float_list.format('latency_s')}, {dialect.float_list.format('ttft_s')}"
+        f" FROM calls{where} GROUP BY {k}"
+    )
+
+
+def and_where(where: str, condition: str) -> str:
+    """``where`` (a clause from :func:`where_clause`, maybe empty) with ``condition`` added."""
+    return f"{where} AND {condition}" if where else f" WHERE {condition}"
+
+
+def summary_rows_query(keys: Sequence[str], where: str) -> str:
+    """New calls for :meth:`~.frames.SummaryState.add_rows`, each row ending with its id."""
+    k = ", ".join(keys)
+    return (
+        f"SELECT {k}, status, credit, credit_source, cost, latency_s, ttft_s, id"
+        f" FROM calls{where} ORDER BY id"
+    )

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from .._record import CallRecord
 
-__all__ = ["COLUMNS", "encode_row", "utc_iso"]
+__all__ = ["COLUMNS", "credit_source", "encode_row", "utc_iso"]
 
 #: Every column of the ``calls`` table, in table and DataFrame order.
 COLUMNS: Final[tuple[str, ...]] = (
@@ -34,6 +34,8 @@ COLUMNS: Final[tuple[str, ...]] = (
     "run_id",
     "prompt_text",
     "completion_text",
+    "credit_source",
+    "replayed",
 )
 _INSERT_COLUMNS: Final = COLUMNS[1:]  # id is assigned by the database
 _INSERT_SQL: Final = (
@@ -91,4 +93,13 @@ def encode_row(rec: CallRecord, *, store_text: bool) -> tuple[Any, ...]:
         rec.run_id,
         rec.prompt_text if store_text else None,
         rec.completion_text if store_text else None,
+        credit_source(rec),
+        1 if rec.replayed else 0,
     )
+
+
+def credit_source(rec: CallRecord) -> str | None:
+    """``rec.credit_source``, or ``"reported"`` for a known credit whose source was not said."""
+    if rec.credit_source is not None:
+        return rec.credit_source
+    return "reported" if rec.credit is not None else None

@@ -1,4 +1,5 @@
-"""Deterministic answers: readable pseudo-English, tool calls, truncation.
+"""Deterministic answers: written answers for the shipped prompts, readable pseudo-English
+(plainly marked as simulated) for any other, tool calls, truncation.
 
 Nothing here is random in the test-breaking sense: every answer comes from a
 ``random.Random`` seeded with a hash of the inputs that a real model's output depends on
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._catalogue import SimModel
+from ._tutor import find
 
 # Word lists run from plain to fancy: a low temperature stays near the top of each list,
 # a high one wanders down to the rare words, just as sampling does over a real vocabulary.
@@ -241,6 +243,25 @@ def prose(rng: random.Random, sampling: Sampling, topics: list[str], target_char
     return " ".join(sentences)
 
 
+#: How a reply to a prompt without a written answer begins: it says plainly what it is.
+SIMULATED_NOTICE = "(Simulated reply: the offline simulator has no written answer to this prompt.) "
+
+
+def written_answer(
+    prompt: str, messages: Sequence[Mapping[str, Any]], rng: random.Random, sampling: Sampling
+) -> str | None:
+    """The hand-written answer to ``prompt`` (see ``_tutor``), one of its variants picked by
+    the sampler (temperature 0: the first), or None when the prompt has none."""
+    found = find(prompt)
+    if found is None:
+        return None
+    answer, groups = found
+    labels = [str(i) for i in range(len(answer.variants))]
+    variant = answer.variants[int(_Sampler(rng, sampling).pick(labels))]
+    text = variant if isinstance(variant, str) else variant(groups, messages)
+    return text or None
+
+
 def answer_text(model: SimModel, messages: Sequence[Mapping[str, Any]], sampling: Sampling) -> str:
     """The full (uncut) text answer of ``model`` to ``messages``."""
     convo = read_conversation(messages)
@@ -249,6 +270,10 @@ def answer_text(model: SimModel, messages: Sequence[Mapping[str, Any]], sampling
     if model.behaviour == "xss":
         return XSS_ANSWER.format(topic=topic_phrase(convo.last_user_text))
     rng = random.Random(seed_for(model.id, list(messages), sampling))
+    if convo.tool_result is None and not convo.images:
+        written = written_answer(convo.last_user_text, messages, rng, sampling)
+        if written:
+            return written
     topics = topic_words(convo.last_user_text)
     target = max(40, int(model.answer_chars * rng.uniform(0.75, 1.25)))
     if convo.tool_result is not None:
@@ -256,7 +281,7 @@ def answer_text(model: SimModel, messages: Sequence[Mapping[str, Any]], sampling
         if len(result) > 300:
             result = result[:300] + "…"
         return f"The tool returned {result}. " + prose(rng, sampling, topics, target // 3)
-    intro = f"About {topic_phrase(convo.last_user_text)}: "
+    intro = SIMULATED_NOTICE + f"About {topic_phrase(convo.last_user_text)}: "
     if convo.images:
         intro += f"I see {convo.images} image{'s' if convo.images != 1 else ''}. "
     return intro + prose(rng, sampling, topics, target - len(intro))

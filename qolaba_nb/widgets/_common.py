@@ -54,7 +54,7 @@ def describe_error(err: BaseException) -> tuple[str, str]:
     if isinstance(err, IncompleteStreamError):
         return "The reply was cut off", err.message
     if isinstance(err, BudgetExceededError):
-        return "Budget spent", str(err)
+        return "Not sent: over budget", str(err)
     if isinstance(err, ValidationError):
         return "Invalid request", str(err)
     if isinstance(err, QolabaError):
@@ -64,7 +64,11 @@ def describe_error(err: BaseException) -> tuple[str, str]:
 
 def status_html(text: str, *, kind: str = "info") -> str:
     """A one-line status message (escaped)."""
-    color = {"info": "#555", "warn": "#e65100", "error": "#c62828"}.get(kind, "#555")
+    color = {
+        "info": "var(--jp-content-font-color2, #555)",
+        "warn": "var(--jp-warn-color1, #e65100)",
+        "error": "var(--jp-error-color1, #c62828)",
+    }.get(kind, "var(--jp-content-font-color2, #555)")
     return f'<span style="color:{color}">{escape_html(text)}</span>' if text else ""
 
 

@@ -16,13 +16,18 @@ from .._render import escape_html
 from ._schedule import home
 from ._transcript import static_text
 
-__all__ = ["ParamControls", "PromptInput", "image_parts"]
+__all__ = ["ParamControls", "PromptInput", "image_part", "image_parts", "prepare_image"]
 
 
 class PromptInput(anywidget.AnyWidget):
-    """A multi-line text box: Enter sends, Shift+Enter adds a line.
+    """A multi-line text box: Enter sends, Shift+Enter adds a line, no key reaches the notebook.
 
-    ``on_submit(callback)`` registers ``callback(text)``; the box is emptied after a submit.
+    ``on_submit(callback)`` registers ``callback(text)`` with the text the box showed when
+    Enter was pressed (the front end empties the box and sends that text with the event).
+    ``on_event(name, callback)`` listens to the box's other events: ``"escape"`` (Esc),
+    ``"recall"`` (Up in an empty box), ``"files"`` (images pasted or dropped: the callback
+    gets ``[(name, mime, bytes)]``) and ``"remove"`` (the x of an attachment: its id).
+    ``attachments`` lists what the tray above the box shows: ``{id, name, thumb, note}``.
     """
 
     _esm = static_text("prompt_input.js")
@@ -30,12 +35,15 @@ class PromptInput(anywidget.AnyWidget):
 
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
+    label = traitlets.Unicode("Message").tag(sync=True)  # the box's accessible name
     disabled = traitlets.Bool(False).tag(sync=True)
     rows = traitlets.Int(3).tag(sync=True)
+    attachments = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._callbacks: list[Callable[[str], None]] = []
+        self._listeners: dict[str, list[Callable[[Any], None]]] = {}
         self.on_msg(home(self._on_custom))  # may arrive on a subshell thread
 
     def __repr__(self) -> str:
@@ -44,6 +52,9 @@ class PromptInput(anywidget.AnyWidget):
     def on_submit(self, callback: Callable[[str], None]) -> None:
         self._callbacks.append(callback)
 
+    def on_event(self, name: str, callback: Callable[[Any], None]) -> None:
+        self._listeners.setdefault(name, []).append(callback)
+
     def submit(self, text: str | None = None) -> None:
         """What pressing Enter does (also for tests): empty the box, call the callbacks."""
         text = self.value if text is None else text
@@ -51,10 +62,34 @@ class PromptInput(anywidget.AnyWidget):
         for callback in self._callbacks:
             callback(text)
 
-    def _on_custom(self, _widget: Any, content: Mapping[str, Any], _buffers: Any) -> None:
-        if isinstance(content, Mapping) and content.get("event") == "submit":
+    def focus(self) -> None:
+        """Put the cursor in the box (at the end of its text)."""
+        self.send({"op": "focus"})
+
+    def emit(self, name: str, payload: Any = None) -> None:
+        """What the box does on ``name`` (also for tests): call that event's listeners."""
+        for callback in self._listeners.get(name, ()):
+            callback(payload)
+
+    def _on_custom(self, _widget: Any, content: Mapping[str, Any], buffers: Any) -> None:
+        if not isinstance(content, Mapping):
+            return
+        event = content.get("event")
+        if event == "submit":
             value = content.get("value")
             self.submit(value if isinstance(value, str) else None)
+        elif event in ("escape", "recall"):
+            self.emit(event)
+        elif event == "remove":
+            self.emit("remove", str(content.get("id", "")))
+        elif event == "files":
+            meta = content.get("files") or []
+            files = [
+                (str(m.get("name") or "pasted image"), str(m.get("type") or ""), bytes(b))
+                for m, b in zip(meta, buffers or (), strict=False)
+                if isinstance(m, Mapping)
+            ]
+            self.emit("files", files)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -116,9 +151,11 @@ class _Field:
             layout=w.Layout(width="230px"),
             style={"description_width": "95px"},
         )
-        self.error = w.HTML(layout=w.Layout(margin="0 0 0 6px"))
+        # The message wraps under its field when the row is narrow (it used to squeeze into
+        # one letter per line beside it).
+        self.error = w.HTML(layout=w.Layout(margin="0 0 0 6px", flex="1 1 160px", min_width="0"))
         self.error.add_class("qnb-param-error")
-        self.box = w.HBox([self.text, self.error])
+        self.box = w.HBox([self.text, self.error], layout=w.Layout(flex_flow="row wrap"))
 
     @property
     def value(self) -> object:
@@ -133,10 +170,11 @@ class _Field:
         return None
 
     def show(self, message: str | None) -> None:
+        colour = "var(--jp-error-color1, #c62828)"
         self.error.value = (
             ""
             if message is None
-            else f'<span style="color:#c62828">⚠ {escape_html(message)}</span>'
+            else f'<span style="color:{colour}">⚠ {escape_html(message)}</span>'
         )
 
 
@@ -188,6 +226,66 @@ class ParamControls:
 
 # --------------------------------------------------------------------------- attachments
 
+#: An image larger than this (bytes) or wider/taller than ``MAX_IMAGE_SIDE`` pixels is scaled
+#: down before it is sent, and the user is told.
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_SIDE = 2048
+THUMB_SIDE = 96
+
+
+def is_image(mime: str) -> bool:
+    return mime.startswith("image/")
+
+
+def prepare_image(data: bytes, mime: str) -> tuple[bytes, str, str]:
+    """``(data, mime, note)``: the image as sent. One over ``MAX_IMAGE_BYTES`` or
+    ``MAX_IMAGE_SIDE`` is scaled down (PNG stays PNG, the rest becomes JPEG) and ``note``
+    says so ("scaled from 4000×3000 to 2048×1536"); otherwise ``note`` is ""."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with matplotlib
+        return data, mime, ""
+    import io
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            size = img.size
+            if len(data) <= MAX_IMAGE_BYTES and max(size) <= MAX_IMAGE_SIDE:
+                return data, mime, ""
+            img.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+            out = io.BytesIO()
+            if mime == "image/png" or img.mode in ("RGBA", "LA", "P"):
+                img.save(out, "PNG", optimize=True)
+                new_mime = "image/png"
+            else:
+                img.convert("RGB").save(out, "JPEG", quality=85)
+                new_mime = "image/jpeg"
+            note = f"scaled from {size[0]}×{size[1]} to {img.size[0]}×{img.size[1]}"
+            return out.getvalue(), new_mime, note
+    except Exception:  # not decodable: sent as it is, the server will say what it thinks
+        return data, mime, ""
+
+
+def thumbnail(data: bytes) -> str:
+    """A small PNG ``data:`` URL of the user's own image for the attachment tray, or ""."""
+    try:
+        import io
+
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as img:
+            img.thumbnail((THUMB_SIDE, THUMB_SIDE))
+            out = io.BytesIO()
+            img.convert("RGBA").save(out, "PNG")
+    except Exception:
+        return ""
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+
+
+def image_part(mime: str, data: bytes) -> dict[str, Any]:
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
 
 def image_parts(uploads: Any) -> list[tuple[str, dict[str, Any]]]:
     """``FileUpload.value`` items as ``(name, image_url part)``, each a ``data:`` URL.
@@ -198,12 +296,9 @@ def image_parts(uploads: Any) -> list[tuple[str, dict[str, Any]]]:
     for item in uploads or ():
         name = str(item.get("name", "image"))
         mime = str(item.get("type") or "")
-        if not mime.startswith("image/"):
+        if not is_image(mime):
             raise ValidationError(
                 f"{name} is not an image ({mime or 'unknown type'})", param="attachments"
             )
-        data = base64.b64encode(bytes(item["content"])).decode("ascii")
-        parts.append(
-            (name, {"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
-        )
+        parts.append((name, image_part(mime, bytes(item["content"]))))
     return parts

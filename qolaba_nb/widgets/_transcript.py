@@ -27,8 +27,11 @@ number of deltas, where re-sending the whole HTML per delta would grow with its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import Any, Literal
 
@@ -135,8 +138,19 @@ class BlockSplitter:
 class Transcript(anywidget.AnyWidget):
     """A list of rendered messages, plus at most one reply streaming in.
 
-    ``messages`` (synced) holds each finished message as
-    ``{"id", "role", "label", "html", "meta", "status"}``; it changes once per message.
+    ``messages`` (synced) holds each finished message as ``{"id", "role", "html"}`` and the
+    keys that are not empty of ``label``, ``meta``, ``status``, ``actions`` ("reply" or
+    "prompt": which buttons it gets), ``alt`` ("2/3": its alternatives), ``reasoning`` (HTML)
+    and ``reasoning_label`` ("Thought for 3.2 s").
+
+    Traffic per message is constant: a finished message goes to the browser once, as an
+    ``{"op": "add"}`` custom message that the front end's model applies to its own copy of
+    ``messages`` (so JupyterLab saves it with the notebook), while the kernel updates its
+    copy without syncing it (so a reloaded page asks for, and gets, the whole list). Changes
+    in the middle (an edit, a deletion, another alternative shown) go as one
+    ``{"op": "set", "order": [ids], "put": [changed messages]}``. A kernel whose transcript no
+    view has ever shown (nbclient, nbconvert: no front end applies custom messages) syncs
+    the whole list once when a cell finishes, so executed notebooks save it too.
     """
 
     _esm = static_text("transcript.js")
@@ -149,18 +163,50 @@ class Transcript(anywidget.AnyWidget):
         self.flush_interval = flush_interval
         self._count = 0
         self.live: LiveReply | None = None
+        self.viewed = False  # a front end has shown this transcript (it said "ready")
+        self._unsynced = False  # the kernel's list is ahead of the last full sync
+        self._actions: list[Callable[[str, str, Mapping[str, Any]], None]] = []
         self.on_msg(home(self._on_view_message))  # may arrive on a subshell thread
+        _sync_after_cells(self)
 
     def __repr__(self) -> str:
         return f"<Transcript messages={len(self.messages)}>"
 
     def _on_view_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("event") == "ready" and self.live:
-            self.live.replay()
+        if not isinstance(content, dict):
+            return
+        event = content.get("event")
+        if event == "ready":
+            self.viewed = True
+            if self.live:
+                self.live.replay()
+        elif event == "action":
+            action, message_id = str(content.get("action", "")), str(content.get("id", ""))
+            for callback in self._actions:
+                callback(action, message_id, content)
+
+    def on_action(self, callback: Callable[[str, str, Mapping[str, Any]], None]) -> None:
+        """``callback(action, message_id, event)`` for each action button clicked."""
+        self._actions.append(callback)
 
     def next_id(self) -> str:
         self._count += 1
         return f"m{self._count}"
+
+    # ------------------------------------------------------------------ the list
+
+    def _store(self, messages: list[dict[str, Any]]) -> None:
+        # The kernel's copy, not synced: the front end applies the same op to its own.
+        self._trait_values["messages"] = messages
+        self._unsynced = True
+
+    def sync_all(self) -> None:
+        """Send the whole list as widget state (for front ends that missed the ops)."""
+        if self._unsynced:
+            self._unsynced = False
+            value = list(self.messages)
+            self._trait_values["messages"] = []  # so that the assignment is a change
+            self.messages = value
 
     def add(
         self,
@@ -171,27 +217,47 @@ class Transcript(anywidget.AnyWidget):
         meta: str = "",
         status: str = "",
         message_id: str | None = None,
-    ) -> dict[str, str]:
+        **extra: str,
+    ) -> dict[str, Any]:
         """Append a finished message; ``html`` must come from one of the render functions."""
-        msg = {
-            "id": message_id or self.next_id(),
-            "role": role,
-            "label": label,
-            "html": html,
-            "meta": meta,
-            "status": status,
-        }
-        self.messages = [*self.messages, msg]  # a new list: traitlets syncs on assignment
-        return msg
+        msg: dict[str, Any] = {"id": message_id or self.next_id(), "role": role, "html": html}
+        # empty fields stay out: they are most of a short message's bytes
+        optional = {"label": label, "meta": meta, "status": status, **extra}
+        msg.update((k, v) for k, v in optional.items() if v)
+        return self.append(msg)
 
-    def add_markdown(self, role: Role, text: str, **kwargs: str) -> dict[str, str]:
+    def append(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        """Append a message dict made as ``add`` makes them (its html already safe)."""
+        item = dict(msg)
+        self._store([*(m for m in self.messages if m["id"] != item["id"]), item])
+        self.send({"op": "add", "msg": item})
+        return item
+
+    def add_markdown(self, role: Role, text: str, **kwargs: str) -> dict[str, Any]:
         return self.add(role, render_markdown(text), **kwargs)
 
-    def add_plain(self, role: Role, text: str, **kwargs: str) -> dict[str, str]:
+    def add_plain(self, role: Role, text: str, **kwargs: str) -> dict[str, Any]:
         return self.add(role, render_plain(text), **kwargs)
 
-    def add_card(self, title: str, detail: str = "", *, role: Role = "error") -> dict[str, str]:
-        return self.add(role, render_card(title, detail), label=title.split(":")[0])
+    def add_card(self, title: str, detail: str = "", *, role: Role = "error") -> dict[str, Any]:
+        """An error or notice card: its title once, in bold, and the detail under it."""
+        return self.add(role, render_card(title, detail))
+
+    def show(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Make the list ``messages``, sending only the ids and the messages that changed."""
+        old = {m["id"]: m for m in self.messages}
+        new = [dict(m) for m in messages]
+        put = [m for m in new if old.get(m["id"]) != m]
+        order = [m["id"] for m in new]
+        if order == list(old) and not put:
+            return
+        if order[: len(old)] == list(old) and all(m["id"] not in old for m in put):
+            self._store(new)  # only appended: one "add" each
+            for msg in put:
+                self.send({"op": "add", "msg": msg})
+            return
+        self._store(new)
+        self.send({"op": "set", "order": order, "put": put})
 
     def start(self, label: str, *, role: Role = "assistant") -> LiveReply:
         """Begin streaming a reply; feed it with ``append`` and end it with ``finish``."""
@@ -203,11 +269,41 @@ class Transcript(anywidget.AnyWidget):
     def clear(self) -> None:
         if self.live is not None:
             self.live.drop()
+        self._unsynced = False
         self.messages = []
+
+    def reset(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the whole list (a loaded conversation), as widget state."""
+        if self.live is not None:
+            self.live.drop()
+        self._unsynced = False
+        self.messages = [dict(m) for m in messages]
 
     def text(self) -> str:
         """The plain text of every finished message (for tests and quick looks)."""
         return "\n".join(_TAGS.sub("", m["html"]) for m in self.messages)
+
+
+def _sync_after_cells(transcript: Transcript) -> None:
+    """Under IPython, after each cell: a transcript no view has shown syncs its whole list."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    ref = weakref.ref(transcript)
+
+    def after_cell(*_args: Any) -> None:
+        target = ref()
+        if target is None:
+            with contextlib.suppress(ValueError):
+                shell.events.unregister("post_execute", after_cell)
+        elif not target.viewed:
+            target.sync_all()
+
+    shell.events.register("post_execute", after_cell)
 
 
 _TAGS = re.compile(r"<[^>]+>")
@@ -224,6 +320,8 @@ class LiveReply:
         self.messages_sent = 0
         self._parts: list[str] = []  # every delta, in order: the reply's text
         self._pending = 0  # how many of _parts the front end has not seen
+        self._thought: list[str] = []  # reasoning deltas, shown as plain text while streaming
+        self._thought_pending = 0
         self._splitter = BlockSplitter()
         self._blocks: list[str] = []  # rendered finished blocks, for replay()
         self._started = _now()
@@ -237,6 +335,10 @@ class LiveReply:
     def text(self) -> str:
         return "".join(self._parts)
 
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._thought)
+
     def _send(self, content: dict[str, Any]) -> None:
         self.messages_sent += 1
         self.transcript.send(content)
@@ -247,6 +349,17 @@ class LiveReply:
             return
         self._parts.append(delta)
         self._pending += 1
+        self._soon()
+
+    def reason(self, delta: str) -> None:
+        """Add reasoning text (shown above the reply, open while it streams)."""
+        if self.closed or not delta:
+            return
+        self._thought.append(delta)
+        self._thought_pending += 1
+        self._soon()
+
+    def _soon(self) -> None:
         wait = self._last_flush + self.transcript.flush_interval - _now()
         if wait <= 0:
             self.flush()
@@ -262,9 +375,13 @@ class LiveReply:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self.closed or not self._pending:
+        if self.closed or not (self._pending or self._thought_pending):
             return
-        new = "".join(self._parts[len(self._parts) - self._pending :])
+        thought = ""
+        if self._thought_pending:
+            thought = "".join(self._thought[len(self._thought) - self._thought_pending :])
+            self._thought_pending = 0
+        new = "".join(self._parts[len(self._parts) - self._pending :]) if self._pending else ""
         self._pending = 0
         self._last_flush = _now()
         blocks = [render_markdown(b) for b in self._splitter.feed(new)]
@@ -273,8 +390,11 @@ class LiveReply:
             self._shown = 0  # the front end empties its open block when a block lands
         open_text = self._splitter.open_text
         text, self._shown = open_text[self._shown :], len(open_text)
-        if blocks or text:
-            self._send({"op": "delta", "blocks": blocks, "text": text})
+        if blocks or text or thought:
+            content: dict[str, Any] = {"op": "delta", "blocks": blocks, "text": text}
+            if thought:
+                content["reasoning"] = thought
+            self._send(content)
 
     def replay(self) -> None:
         """Everything so far, again, for a view that started late (it asked: "ready")."""
@@ -292,8 +412,11 @@ class LiveReply:
             }
         )
         text = self._splitter.open_text
-        if self._blocks or text:
-            self._send({"op": "delta", "blocks": self._blocks, "text": text})
+        if self._blocks or text or self._thought:
+            content: dict[str, Any] = {"op": "delta", "blocks": self._blocks, "text": text}
+            if self._thought:
+                content["reasoning"] = self.reasoning
+            self._send(content)
 
     def note(self, text: str) -> None:
         """A status line under the streaming reply ("running get_weather…")."""
@@ -307,7 +430,8 @@ class LiveReply:
         status: str = "ok",
         text: str | None = None,
         label: str | None = None,
-    ) -> dict[str, str]:
+        **extra: str,
+    ) -> dict[str, Any]:
         """Commit the reply to ``messages`` (rendered as a whole) and end the live view."""
         self._close()
         body = self.text if text is None else text
@@ -318,7 +442,13 @@ class LiveReply:
             meta=meta,
             status=status,
             message_id=self.id,
+            **extra,
         )
+
+    def commit(self, msg: Mapping[str, Any]) -> dict[str, Any]:
+        """End the live view with ``msg`` (a message dict with this reply's id)."""
+        self._close()
+        return self.transcript.append(msg)
 
     def drop(self) -> None:
         """End the live view without a message (the reply brought nothing worth keeping)."""

@@ -27,6 +27,7 @@ from .._render import escape_html
 from .._votes import Choice, Vote
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
+from ._meter import BudgetMeter, estimate_text
 from ._schedule import has_running_loop, home, schedule
 from ._transcript import LiveReply, Transcript
 
@@ -121,8 +122,10 @@ class _Column:
                 live.finish(status="error", text=cell.text)
             else:
                 live.drop()
+            refused = (cell.error or "").startswith("BudgetExceededError")
+            title = "Not sent: over budget" if refused else "Failed"
             self.transcript.add_card(
-                "Stopped" if cell.status == "cancelled" else "Failed", cell.error or cell.status
+                "Stopped" if cell.status == "cancelled" else title, cell.error or cell.status
             )
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
@@ -207,6 +210,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.vote_bar = w.HBox([self.tie_button, self.bad_button, self.rank_button])
         self.vote_bar.add_class("qnb-vote-bar")
         self.prompt_shown = w.HTML()
+        self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
+        self.estimate_line = w.HTML()  # what "Send to all" will cost, from the ledger
         self.columns_box = w.HBox(layout=w.Layout(width="100%", align_items="flex-start"))
         self.summary = w.HTML()
         self.status = w.HTML()
@@ -223,10 +228,13 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.model_picker.observe(home(lambda _c: self._models_changed()), names="value")
         super().__init__(
             [
-                w.HTML('<div style="font-weight:600">Qolaba compare</div>'),
+                w.HBox(
+                    [w.HTML('<div style="font-weight:600">Qolaba compare</div>'), self.meter],
+                    layout=w.Layout(align_items="center", grid_gap="12px"),
+                ),
                 w.HBox([self.model_picker, w.VBox([self.model_hint, self.model_note])]),
                 self.prompt,
-                w.HBox([self.send_button, self.stop_button]),
+                w.HBox([self.send_button, self.stop_button, self.estimate_line]),
                 self.prompt_shown,
                 self.columns_box,
                 self.vote_bar,
@@ -357,6 +365,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             self._busy = False
             self._stop = None
             self._update_controls()
+            self._update_budget()
         labels = [self._columns[m].label for m in order]
         frame["label"] = labels
         if self.blind:
@@ -493,7 +502,17 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             return f"Pick {MIN_MODELS} to {MAX_MODELS} models (now {len(models)}). {PICK_HINT}"
         return None
 
+    def _update_budget(self) -> None:
+        """The meter and the estimate of the next "Send to all", read again."""
+        self.meter.refresh()
+        try:
+            line = estimate_text(self.client, self.models)
+        except Exception as err:  # a ledger that cannot answer must not break the panel
+            line = f"no estimate ({type(err).__name__})"
+        self.estimate_line.value = status_html(f"Estimate: {line}" if line else "")
+
     def _models_changed(self) -> None:
+        self._update_budget()
         problem = self._selection_problem(self.models)
         self.model_note.value = status_html(problem or "", kind="error")
         if not self._busy:

@@ -3,8 +3,13 @@
     UsageDashboard()            # the default ledger; or UsageDashboard(UsageLedger(path))
 
 Filters (session, tag, model) narrow both the table and the chart. The dashboard polls the
-ledger's row count every ``poll_s`` seconds on the kernel's event loop and redraws when it
+ledger's last row id every ``poll_s`` seconds on the kernel's event loop and redraws when it
 changed; ``refresh()`` (or the Refresh button) redraws at once.
+
+Big ledgers stay fast: the table is aggregated in the database once, then kept up to date
+from the rows recorded since (``UsageLedger.live_summary``); the chart draws the most recent
+``recent_rows`` calls. A refresh reads only the rows after the last one it saw. Estimated
+credits (streams stopped or cut before the server reported usage) are shown apart.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._exceptions import ValidationError
 from .._record import SESSION_ID
 from .._render import escape_html
 from ._common import describe_error, status_html
@@ -25,10 +31,34 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..ledger import UsageLedger
+    from ..ledger.core import LiveSummary
 
 __all__ = ["PLOTS", "UsageDashboard"]
 
 ALL = "(all)"
+
+#: How many recent calls the chart draws by default.
+RECENT_ROWS = 5_000
+#: What the chart and the filters need of each call.
+CHART_COLUMNS = [
+    "id",
+    "ts",
+    "model",
+    "status",
+    "credit",
+    "credit_source",
+    "cost",
+    "latency_s",
+    "ttft_s",
+    "session",
+    "tag",
+]
+#: Column headings of the table: estimated credits are marked as such.
+TABLE_LABELS = {
+    "credit": "credit (all)",
+    "credit_reported": "credit reported",
+    "credit_estimated": "credit ≈ estimated",
+}
 
 
 def _spend_over_time(df: pd.DataFrame, ax: Any) -> Any:
@@ -70,6 +100,10 @@ def render_png(df: pd.DataFrame, plot: str) -> bytes:
     return buffer.getvalue()
 
 
+def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
+    return {k: chosen[k] for k in ("session", "tag", "model") if k in chosen}
+
+
 class UsageDashboard(w.VBox):  # type: ignore[misc]
     """The ledger's summary table and one chart, filtered, refreshed as calls are recorded.
 
@@ -78,9 +112,12 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
     ledger
         A ``UsageLedger``; None for the default ledger (the one clients record to).
     poll_s
-        Seconds between two looks at the ledger's row count.
+        Seconds between two looks at the ledger's last row id: a number >= 0.1
+        (``ValueError`` otherwise; ``0`` would poll without pause).
     plot
         The chart shown first: one of ``PLOTS``.
+    recent_rows
+        How many of the most recent calls the chart draws (the table counts them all).
     """
 
     def __init__(
@@ -89,7 +126,12 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         *,
         poll_s: float = 2.0,
         plot: str = "spend over time",
+        recent_rows: int = RECENT_ROWS,
     ) -> None:
+        if isinstance(poll_s, bool) or not isinstance(poll_s, int | float) or not poll_s >= 0.1:
+            raise ValidationError(
+                f"poll_s must be a number of seconds >= 0.1, got {poll_s!r}", param="poll_s"
+            )
         if ledger is None:
             from ..ledger import default_ledger
 
@@ -98,8 +140,13 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
             raise ValueError(f"plot must be one of {sorted(PLOTS)}, not {plot!r}")
         self.ledger = ledger
         self.poll_s = poll_s
+        self.recent_rows = recent_rows
         self.refreshes = 0
-        self._seen = -1
+        self._seen = -1  # the last row id read
+        self._live: LiveSummary | None = None  # the table, for the filters of _live_filters
+        self._live_filters: dict[str, str] = {}
+        self._recent: pd.DataFrame | None = None  # the chart's rows, unfiltered
+        self._values: dict[str, set[str]] = {"session": set(), "tag": set(), "model": set()}
         self._quiet = False  # True while the filters' options are being rebuilt
         self._poller: Handle[None] | None = None
 
@@ -149,14 +196,17 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         return {k: v for k, v in chosen.items() if v != ALL}
 
     def refresh(self) -> None:
-        """Read the ledger again and redraw the table and the chart."""
+        """Take in the calls recorded since the last look and redraw the table and the chart."""
         try:
-            self._seen = len(self.ledger)
-            everything = self.ledger.to_dataframe()
-            self._update_options(everything)
+            self._read_new()
             filters = self.filters()
-            df = self.ledger.to_dataframe(**filters)
-            self._draw(df, filters)
+            if self._live is None or filters != self._live_filters:
+                self._live = self.ledger.live_summary(by="model", **_as_filters(filters))
+                self._live_filters = filters
+            else:
+                self._live.update()
+            self._update_options()
+            self._draw(filters)
         except Exception as exc:  # a locked or closed ledger: say so, keep the last picture
             self._internal_error(exc)
             return
@@ -165,8 +215,10 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Stop polling and close the widget."""
-        if self._poller is not None:
-            self._poller.cancel()
+        # getattr: ipywidgets calls close() from __del__, also when __init__ raised early
+        poller = getattr(self, "_poller", None)
+        if poller is not None:
+            poller.cancel()
             self._poller = None
         super().close()
 
@@ -176,7 +228,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         while True:
             await asyncio.sleep(self.poll_s)
             try:
-                changed = len(self.ledger) != self._seen
+                changed = self.ledger.last_id() != self._seen
             except Exception:  # closed meanwhile: stop quietly, refresh() would say why
                 return
             if changed:
@@ -186,13 +238,37 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         if not self._quiet:
             self.refresh()
 
-    def _update_options(self, df: pd.DataFrame) -> None:
+    def _read_new(self) -> None:
+        """Read the rows after the last one seen: for the chart, and for the filters' options."""
+        import pandas as pd
+
+        led = self.ledger
+        if self._recent is None:
+            for column in self._values:
+                self._values[column] = set(led.distinct_values(column))
+            new = led.to_dataframe(limit=self.recent_rows, columns=CHART_COLUMNS)
+        else:
+            new = led.to_dataframe(after_id=self._seen, columns=CHART_COLUMNS)
+            for column, values in self._values.items():
+                values.update(str(v) for v in new[column].dropna().unique())
+        if self._recent is not None and len(new):
+            new = pd.concat([self._recent, new], ignore_index=True)
+        elif self._recent is not None:
+            new = self._recent
+        self._recent = new.iloc[-self.recent_rows :] if len(new) > self.recent_rows else new
+        last = int(self._recent["id"].iloc[-1]) if len(self._recent) else 0
+        self._seen = max(self._seen, last)
+
+    def _update_options(self) -> None:
         """Offer the values the ledger holds; keep each current choice."""
-        sessions = sorted(set(df["session"].dropna()))
         options = {
-            self.session_filter: [ALL, "current", *[s for s in sessions if s != SESSION_ID]],
-            self.tag_filter: [ALL, *sorted(set(df["tag"].dropna()))],
-            self.model_filter: [ALL, *sorted({str(m) for m in df["model"].dropna()})],
+            self.session_filter: [
+                ALL,
+                "current",
+                *sorted(s for s in self._values["session"] if s != SESSION_ID),
+            ],
+            self.tag_filter: [ALL, *sorted(self._values["tag"])],
+            self.model_filter: [ALL, *sorted(self._values["model"])],
         }
         self._quiet = True
         try:
@@ -204,25 +280,39 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         finally:
             self._quiet = False
 
-    def _draw(self, df: pd.DataFrame, filters: dict[str, str]) -> None:
-        calls = len(df)
-        credit = float(df["credit"].sum()) if calls else 0.0
-        cost = float(df["cost"].sum()) if calls else 0.0
+    def _chart_rows(self, filters: dict[str, str]) -> pd.DataFrame:
+        df = self._recent
+        assert df is not None
+        for column, value in filters.items():
+            wanted = SESSION_ID if column == "session" and value == "current" else value
+            df = df[df[column] == wanted]
+        return df
+
+    def _draw(self, filters: dict[str, str]) -> None:
+        assert self._live is not None
+        summary = self._live.frame()
+        calls = int(summary["calls"].sum()) if len(summary) else 0
+        credit = float(summary["credit"].sum()) if calls else 0.0  # NaN groups count as 0
+        estimated = float(summary["credit_estimated"].sum()) if calls else 0.0
+        cost = float(summary["cost"].sum()) if calls else 0.0
         scope = ", ".join(f"{k}={v}" for k, v in filters.items()) or "all calls"
+        note = f" (≈{estimated:g} estimated)" if estimated > 0 else ""
         self.header.value = (
             '<div style="font-weight:600">Qolaba usage'
             f'<span style="font-weight:400;color:#666;margin-left:12px">'
-            f"{escape_html(scope)}: {calls} calls · {credit:g} credits · ${cost:.6f}</span></div>"
+            f"{escape_html(scope)}: {calls} calls · {credit:g} credits{note} · ${cost:.6f}"
+            "</span></div>"
         )
         if calls:
-            summary = self.ledger.summary(by="model", **filters)
+            table = summary.rename(columns=TABLE_LABELS)
             # to_html escapes cell text by default: model names and tags are data, not markup
-            self.table.value = summary.to_html(
+            self.table.value = table.to_html(
                 escape=True, float_format=lambda x: f"{x:.4g}", na_rep="–", border=0
             )
         else:
             self.table.value = status_html("No calls recorded yet.")
-        self.image.value = render_png(df, self.plot_choice.value)
+        rows = self._chart_rows(filters)
+        self.image.value = render_png(rows, self.plot_choice.value)
 
     def _internal_error(self, exc: BaseException) -> None:
         title, detail = describe_error(exc)

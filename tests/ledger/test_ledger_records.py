@@ -321,6 +321,8 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
         "calls",
         "errors",
         "credit",
+        "credit_reported",
+        "credit_estimated",
         "cost",
         "latency_mean",
         "latency_p50",
@@ -335,6 +337,7 @@ def test_summary_numbers(ledger: UsageLedger, make_rec: RecordFactory) -> None:
     assert a["calls"] == 37 and b["calls"] == 11
     assert a["errors"] == 8 and b["errors"] == 0  # i = 0, 5, ..., 35
     assert a["credit"] == pytest.approx(37 * 0.5)
+    assert a["credit_reported"] == pytest.approx(37 * 0.5) and np.isnan(a["credit_estimated"])
     assert a["cost"] == pytest.approx(18 * 0.01)
     assert np.isnan(b["credit"]) and np.isnan(b["cost"])  # none known: NaN, not 0
     assert a["latency_mean"] == pytest.approx(lat_a.mean())
@@ -382,7 +385,7 @@ def test_summary_of_empty_ledger(ledger: UsageLedger) -> None:
     s = ledger.summary()
     assert s.empty
     assert list(s.columns)[:2] == ["calls", "errors"]
-    assert len(s.columns) == 10
+    assert len(s.columns) == 12
 
 
 # ---- export -------------------------------------------------------------------------------

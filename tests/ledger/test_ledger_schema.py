@@ -33,6 +33,8 @@ EXPECTED_COLUMNS = {
     "run_id": ("TEXT", 0, 0),
     "prompt_text": ("TEXT", 0, 0),
     "completion_text": ("TEXT", 0, 0),
+    "credit_source": ("TEXT", 0, 0),
+    "replayed": ("INTEGER", 1, 0),
 }
 
 
@@ -59,7 +61,7 @@ def test_migrate_empty_database(tmp_path: Path) -> None:
         assert migrate(conn) == [name for name, _ in MIGRATIONS]
 
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        assert tables == {"calls", "_migrations"}
+        assert tables == {"calls", "_migrations", "totals", "holds"}
 
         info = conn.execute("PRAGMA table_info(calls)").fetchall()
         # (cid, name, type, notnull, default, pk)
@@ -72,7 +74,12 @@ def test_migrate_empty_database(tmp_path: Path) -> None:
                 "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='calls'"
             )
         }
-        assert {"ix_calls_ts", "ix_calls_session_tag", "ix_calls_run_id"} <= indexes
+        assert {
+            "ix_calls_ts",
+            "ix_calls_session_tag",
+            "ix_calls_run_id",
+            "ix_calls_model_reported",
+        } <= indexes
         cols = [r[2] for r in conn.execute("PRAGMA index_info(ix_calls_session_tag)")]
         assert cols == ["session", "tag"]
 
@@ -109,13 +116,13 @@ def test_reopening_a_ledger_does_not_migrate_again(tmp_path: Path) -> None:
 
 
 def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def m002_broken(conn: sqlite3.Connection) -> None:
+    def m999_broken(conn: sqlite3.Connection) -> None:
         conn.execute("CREATE TABLE half_done (x INTEGER)")
         raise RuntimeError("boom")
 
     conn = _connect(tmp_path / "broken.sqlite")
     try:
-        monkeypatch.setattr(ledger_mod, "MIGRATIONS", (*MIGRATIONS, ("m002_broken", m002_broken)))
+        monkeypatch.setattr(ledger_mod, "MIGRATIONS", (*MIGRATIONS, ("m999_broken", m999_broken)))
         with pytest.raises(RuntimeError, match="boom"):
             migrate(conn)
         # All of the pending migrations are one transaction: nothing stays half applied.
@@ -144,3 +151,29 @@ def test_memory_ledger_is_not_wal() -> None:
     with UsageLedger(":memory:") as led:
         assert led.path == ":memory:"
         assert led._conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+
+
+def test_m002_books_an_old_ledger_s_calls_into_the_running_totals(tmp_path: Path) -> None:
+    """A ledger written before m002 keeps its spending: totals are filled from its rows."""
+    path = tmp_path / "old.sqlite"
+    conn = _connect(path)
+    try:
+        ledger_mod.migrate(conn, MIGRATIONS[:1])
+        cols = "ts, model, kind, status, credit, cost, session, tag"
+        conn.executemany(
+            f"INSERT INTO calls ({cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ("2025-01-01T00:00:00.000000+00:00", "m", "chat", "ok", 1.0, 0.1, "s1", None),
+                ("2025-01-01T00:00:01.000000+00:00", "m", "chat", "ok", 2.0, None, "s1", "t"),
+                ("2025-01-01T00:00:02.000000+00:00", "m", "chat", "ok", None, None, "s2", "t"),
+            ],
+        )
+    finally:
+        conn.close()
+    with UsageLedger(path) as led:
+        assert led.spent(session="all") == pytest.approx((3.0, 0.1))
+        assert led.spent(session="s1", tag="t") == pytest.approx((2.0, 0.0))
+        assert led.spent(session="s2") == (0.0, 0.0)
+        assert led.expected_credit("other") == 2.0  # the largest reported credit
+        sources = led._conn.execute("SELECT credit_source FROM calls ORDER BY id").fetchall()
+        assert [s for (s,) in sources] == ["reported", "reported", None]

@@ -4,7 +4,10 @@ is tested in tests/ledger/, where the ``ledger`` fixture runs each test on SQLit
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import traceback
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from qolaba_nb._record import CallRecord
 from qolaba_nb.ledger import UsageLedger, default_ledger
 from tests._postgres import PostgresServer
+from tests.ledger.conftest import subprocess_env
 
 
 def _rec(**kw: object) -> CallRecord:
@@ -117,3 +121,44 @@ def test_floats_and_ids_have_the_right_types(postgres_url: str, postgres_db: str
         # 8-byte floats (PostgreSQL's REAL has 4) and 64-bit ids.
         assert types["credit"] == "double precision" and types["id"] == "bigint"
         assert led.to_dataframe()["credit"].iloc[0] == 0.1234567890123
+
+
+def test_holds_at_the_edge_of_a_budget_never_overshoot(postgres_server: PostgresServer) -> None:
+    """Two processes of 16 threads each, every call costing exactly its hold: at the edge of
+    the budget 32 threads ask at once, and only the advisory lock stops two of them from both
+    seeing the last 0.05 credits free. (Without it, about one round in two overshot.)"""
+    holder = Path(__file__).parents[1] / "ledger" / "holder_proc.py"
+    budget, hold = 1.0, 0.05
+    for _round in range(3):
+        url = postgres_server.url(postgres_server.create_database())
+        UsageLedger(url).close()  # migrated before the race
+        cmd = [sys.executable, str(holder), url, str(budget), "16", str(hold), str(hold), "spend"]
+        procs = [
+            subprocess.Popen(
+                cmd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=subprocess_env(),
+            )
+            for _ in range(2)
+        ]
+        try:
+            for p in procs:
+                assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            outs = [p.communicate(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait(timeout=10)
+        for p, (_out, err) in zip(procs, outs, strict=True):
+            assert p.returncode == 0, err
+        with UsageLedger(url) as led:
+            spent, _ = led.spent(session="all")
+        assert spent == pytest.approx(budget)  # filled to the last hold, and not beyond
+        assert spent <= budget + 1e-9

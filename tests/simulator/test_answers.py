@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 
 from qolaba_nb.simulator import MODELS
 from qolaba_nb.simulator._app import Knobs, build_answer, validate
+from qolaba_nb.simulator._text import SIMULATED_NOTICE
 
 from .conftest import CHAT, ask, sse_events, text_of
 
+# Prompts without a written answer (see test_tutor.py for those): the sampled prose.
 PROMPTS = [
-    "What is the capital of France?",
+    "What is the capital of Peru?",
     "Explain photosynthesis to a child",
     "Write a haiku about autumn leaves",
     "How do vaccines train the immune system?",
@@ -59,7 +61,7 @@ def test_deterministic_for_any_input(prompt: str, temperature: float, top_p: flo
 
 
 def test_inputs_change_the_answer() -> None:
-    base = {"messages": _user("Tell me about rivers")}
+    base = {"messages": _user("Tell me about volcanoes")}
     texts = {
         _direct_text(**base),
         _direct_text(**base, temperature=0.5),
@@ -84,16 +86,18 @@ def test_models_differ(client: httpx.Client) -> None:
 def test_answer_mentions_the_topic(prompt: str) -> None:
     text = _direct_text(messages=_user(prompt))
     first_words = prompt.split()[:3]
-    assert text.startswith("About ")
+    assert text.startswith(SIMULATED_NOTICE + "About ")  # it says plainly what it is
     assert " ".join(first_words[1:]) in text
-    assert 150 <= len(text) <= 800
+    assert 150 <= len(text) - len(SIMULATED_NOTICE) <= 800
 
 
 def test_temperature_zero_is_plain() -> None:
-    text = _direct_text(messages=_user("Tell me about rivers"), temperature=0)
+    text = _direct_text(messages=_user("Tell me about mountains"), temperature=0)
     assert "Paradoxically" not in text and "Ostensibly" not in text
     # Greedy decoding walks down each word list in order, so it starts with the commonest.
-    assert text.startswith("About tell me about rivers: The main idea depends on")
+    assert text.startswith(
+        SIMULATED_NOTICE + "About tell me about mountains: The main idea depends on"
+    )
 
 
 def _vocabulary(temperature: float) -> int:
@@ -170,7 +174,7 @@ def test_credit_grows_with_length_and_cost_follows_rate(client: httpx.Client) ->
 def test_image_parts_are_seen(client: httpx.Client) -> None:
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
     one = text_of(ask(client, [{"type": "text", "text": "What is in this picture?"}, image]))
-    assert one.startswith("About what is in this picture: I see 1 image.")
+    assert one.startswith(SIMULATED_NOTICE + "About what is in this picture: I see 1 image.")
     two = text_of(ask(client, [{"type": "text", "text": "Compare these"}, image, image]))
     assert "I see 2 images." in two
 

@@ -177,7 +177,7 @@ def test_openai_sdk(sim: Simulator) -> None:
         with stream:
             pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
         text = "".join(pieces)
-        assert text.startswith("About what is the capital of France:")
+        assert "Paris" in text  # a written answer
 
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(

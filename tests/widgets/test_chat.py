@@ -66,11 +66,13 @@ async def test_a_reply_lands_in_transcript_conversation_and_ledger(
     last = panel.transcript.messages[-1]
     assert last["status"] == "ok" and last["label"] == "google/gemini-2.5-flash"
     assert reply.text.split()[0] in last["html"]
-    # model, credit, cost, latency, time to first token under the reply
+    # model, credit, cost, latency, time to first token, length and speed under the reply
     assert re.fullmatch(
-        r"google/gemini-2\.5-flash · [\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s",
+        r"google/gemini-2\.5-flash · [\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s"
+        r" · [\d,]+ chars · [\d,]+ chars/s",
         last["meta"],
     )
+    assert f"{len(reply.text):,} chars" in last["meta"]
     assert f"{reply.credit:g} credits" in panel.header.value
     assert panel.messages == [
         {"role": "system", "content": "Be brief."},
@@ -220,9 +222,11 @@ async def test_a_2000_chunk_reply_is_batched(
     sent = wire.since(mark, panel.transcript)
     deltas = [m for m in sent if m.data.get("content", {}).get("op") == "delta"]
     state = [m for m in sent if m.data.get("method") == "update"]
+    added = [m for m in sent if m.data.get("content", {}).get("op") == "add"]
     assert len(reply.text) > 8000
     assert len(deltas) <= 20 * seconds + 2, (len(deltas), seconds)
-    assert len(state) == 2  # the user message, then the finished reply: once each
+    assert len(added) == 2  # the user message, then the finished reply: once each
+    assert state == []  # never the whole list again
     final_html = len(panel.transcript.messages[-1]["html"])
     assert sum(m.size for m in sent) <= 3 * final_html
 
@@ -466,13 +470,17 @@ async def test_an_uploaded_image_becomes_an_image_url_part(
     assert "base64" not in panel.transcript.messages[0]["html"]  # the state stays small
 
 
-async def test_a_file_that_is_not_an_image_is_refused(client: AsyncClient) -> None:
+async def test_a_file_that_is_not_an_image_is_refused_and_never_blocks(
+    client: AsyncClient,
+) -> None:
     panel = ChatPanel(client, model="openai/gpt-4o")
     panel.upload.value = (upload("notes.txt", "text/plain", b"hi"),)
-    assert "not an image" in panel.upload_error.value
-    panel.prompt.submit("read this")
-    assert "not an image" in panel.status.value
-    assert panel.transcript.messages == []
+    assert "notes.txt is not an image (text/plain): not attached" in panel.status.value
+    assert panel.upload.value == () and panel.attachments == []  # nothing held back
+    reply = await panel.send("read this")  # the panel goes on
+    assert reply.text and panel.messages[0]["content"] == "read this"
+    with pytest.raises(ValidationError, match="not an image"):
+        panel.attach_image(b"%PDF-1.4", "paper.pdf")
 
 
 # --------------------------------------------------------------------------- exports

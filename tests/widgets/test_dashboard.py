@@ -93,3 +93,34 @@ async def sim_tagged(client: AsyncClient, ledger: UsageLedger) -> AsyncIterator[
     async with AsyncClient.twin(client) as twin:
         twin.tag = "experiment"
         yield twin
+
+
+async def test_a_refresh_reads_only_the_new_rows_and_marks_estimates(
+    ledger: UsageLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qolaba_nb import CallRecord
+
+    ledger.record(
+        CallRecord(
+            model="m/a", kind="stream", status="cancelled", credit=0.3, credit_source="estimated"
+        )
+    )
+    board = UsageDashboard(ledger, poll_s=60)
+    try:
+        assert "(≈0.3 estimated)" in board.header.value
+        assert "credit ≈ estimated" in board.table.value
+        reads: list[dict[str, object]] = []
+        real = ledger.to_dataframe
+
+        def spy(*args: object, **kwargs: object) -> object:
+            reads.append(kwargs)
+            return real(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ledger, "to_dataframe", spy)
+        ledger.record(CallRecord(model="m/b", kind="chat", status="ok", credit=1.0))
+        board.refresh()
+        assert [r.get("after_id") for r in reads] == [ledger.last_id() - 1]
+        assert "m/b" in board.table.value and "2 calls" in board.header.value
+        assert "m/b" in board.model_filter.options
+    finally:
+        board.close()
