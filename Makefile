@@ -9,6 +9,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium postgresql clean
 
+# The developer venv: the package (editable) with the notebook extra and the developer tools.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check uv
@@ -16,6 +17,16 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The main job's venv: only the package and its notebook extra (no test tools, no browser).
+RUN_VENV := .venv-run
+RUN_STAMP := $(RUN_VENV)/.installed
+
+$(RUN_STAMP): pyproject.toml
+	test -x $(RUN_VENV)/bin/python || $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/python -m pip install -q --disable-pip-version-check uv
+	$(RUN_VENV)/bin/uv pip install -q --python $(RUN_VENV)/bin/python -e '.[notebook]'
+	touch $(RUN_STAMP)
 
 # Debian's Chromium for the browser tests (never `playwright install`: it downloads a browser).
 chromium:
@@ -31,11 +42,13 @@ postgresql:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "the postgres tests need Debian's postgresql: sudo apt-get install -y postgresql" >&2; exit 1; fi; }
 
-run: $(STAMP)
-	$(BIN)/qolaba-nb lab
+# JupyterLab on notebooks/ (with the simulator when no key is set); `make run PORT=9000`.
+PORT ?=
+run: $(RUN_STAMP)
+	$(RUN_VENV)/bin/qolaba-nb lab $(if $(PORT),--port $(PORT))
 
-demo: $(STAMP)
-	$(BIN)/qolaba-nb demo
+demo: $(RUN_STAMP)
+	$(RUN_VENV)/bin/qolaba-nb demo
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -70,4 +83,4 @@ bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache tests/browser/artifacts
+	rm -rf $(VENV) $(RUN_VENV) site dist .mypy_cache .ruff_cache .pytest_cache tests/browser/artifacts

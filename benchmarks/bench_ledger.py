@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from qolaba_nb._record import CallRecord
-from qolaba_nb.ledger import _INSERT_COLUMNS, UsageLedger, m001_initial
+from qolaba_nb.ledger import _INSERT_COLUMNS, MIGRATIONS, UsageLedger
 from qolaba_nb.ledger.migrations import Schema
 
 BATCH = 10_000
@@ -80,7 +80,7 @@ def bare_schema(conn: sqlite3.Connection) -> None:
         " http_status INTEGER, error TEXT, credit REAL, cost REAL, latency_s REAL, ttft_s REAL,"
         " prompt_chars INTEGER, completion_chars INTEGER, finish_reason TEXT, request_id TEXT,"
         " retries INTEGER, params TEXT, session TEXT, tag TEXT, run_id TEXT, prompt_text TEXT,"
-        " completion_text TEXT)"
+        " completion_text TEXT, credit_source TEXT, replayed INTEGER)"
     )
 
 
@@ -135,7 +135,8 @@ def bench_single(recs: list[CallRecord], tmp: Path) -> tuple[float, float, float
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         if indexed:
-            m001_initial(Schema(conn))
+            for _name, migration in MIGRATIONS:
+                migration(Schema(conn))
         else:
             bare_schema(conn)
         t = time.perf_counter()
@@ -179,7 +180,7 @@ def main() -> int:
         print(
             f"record() one at a time (N={m:,}): {sl / m * 1e6:.1f} µs/record; "
             f"bare committed INSERT: {sb / m * 1e6:.1f} µs/record (ratio {sl / sb:.2f}), "
-            f"with the ledger's 3 indexes: {si / m * 1e6:.1f} µs/record (ratio {sl / si:.2f})"
+            f"with the ledger's indexes: {si / m * 1e6:.1f} µs/record (ratio {sl / si:.2f})"
         )
     return 0 if ratio <= TARGET else 1
 

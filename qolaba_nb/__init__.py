@@ -33,7 +33,7 @@ from ._exceptions import (
     UpstreamTimeoutError,
     ValidationError,
 )
-from ._models import ChatChunk, ChatCompletion, Model, Usage
+from ._models import ChatChunk, ChatCompletion, Choice, Model, Usage
 from ._record import CallRecord
 from ._settings import ClientSettings
 
@@ -64,6 +64,7 @@ __all__ = [
     "ChatCompletion",
     "ChatPanel",
     "ChatStream",
+    "Choice",
     "Client",
     "ClientSettings",
     "ComparePanel",

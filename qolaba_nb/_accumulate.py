@@ -2,7 +2,11 @@
 
 Qolaba sends its usage event AFTER ``data: [DONE]``, so the stream is read to its real end;
 OpenAI-style usage (a ``choices: []`` chunk, usage on the finish chunk, ``usage: null`` on every
-chunk) is understood as well. Tool-call fragments are joined by their ``index``.
+chunk) is understood as well. Tool-call fragments are joined by their ``index``; fragments
+without one (some servers send one whole call per chunk) continue the last call, and one with a
+new ``id`` starts the next. Every choice is kept apart (``index`` 0, 1, ...), and with its text
+its reasoning (``reasoning_content`` / ``reasoning``), refusal and log probabilities: a stream
+gives the same ``ChatCompletion`` as ``chat()`` of the same reply.
 """
 
 from __future__ import annotations
@@ -11,8 +15,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._exceptions import IncompleteStreamError, StreamError
-from ._models import ChatChunk, ChatCompletion, Usage, content_text, parse_completion
+from ._exceptions import IncompleteStreamError, StreamError, error_message
+from ._models import (
+    ChatChunk,
+    ChatCompletion,
+    Choice,
+    Usage,
+    content_text,
+    merge_logprobs,
+    parse_completion,
+    reasoning_of,
+)
 from ._sse import ServerSentEvent
 
 # ``JSONDecoder.raw_decode`` skips the two whitespace regex matches ``json.loads`` does per call;
@@ -20,45 +33,140 @@ from ._sse import ServerSentEvent
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-def _error_message(error: object) -> str:
-    if isinstance(error, Mapping):
-        msg = error.get("message")
-        return str(msg) if msg else json.dumps(dict(error))[:500]
-    return str(error)
+def _error_message(payload: Mapping[str, Any]) -> str:
+    found = error_message(payload)
+    if found:
+        return found
+    error = payload.get("error")
+    return json.dumps(dict(error))[:500] if isinstance(error, Mapping) else str(error)
+
+
+class _ChoiceState:
+    """What one choice has received so far."""
+
+    __slots__ = (
+        "_joined",
+        "_text",
+        "finish_reason",
+        "last_tool",
+        "logprobs",
+        "parts",
+        "reasoning",
+        "refusal",
+        "role",
+        "tool_calls",
+    )
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self._text = ""
+        self._joined = 0  # how many parts ``_text`` holds
+        self.tool_calls: dict[int, dict[str, Any]] = {}
+        self.last_tool: int | None = None  # where a fragment without an index belongs
+        self.role = "assistant"
+        self.finish_reason: str | None = None
+        self.reasoning: list[str] = []
+        self.refusal: list[str] = []
+        self.logprobs: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        """The text received so far (cheap to ask often: joins only what is new)."""
+        if self._joined != len(self.parts):
+            self._text += "".join(self.parts[self._joined :])
+            self._joined = len(self.parts)
+        return self._text
+
+    def merge_tool_calls(self, fragments: list[Any]) -> list[dict[str, Any]]:
+        out = []
+        for frag in fragments:
+            if not isinstance(frag, Mapping):
+                continue
+            index = frag.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                index = self._index_for(frag.get("id"))
+            self.last_tool = index
+            call = self.tool_calls.setdefault(
+                index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            )
+            if isinstance(frag.get("id"), str):
+                call["id"] = frag["id"]
+            if isinstance(frag.get("type"), str):
+                call["type"] = frag["type"]
+            fn = frag.get("function")
+            if isinstance(fn, Mapping):
+                if isinstance(fn.get("name"), str):
+                    call["function"]["name"] += fn["name"]
+                if isinstance(fn.get("arguments"), str):
+                    call["function"]["arguments"] += fn["arguments"]
+            out.append(dict(frag))
+        return out
+
+    def _index_for(self, call_id: object) -> int:
+        """A fragment without ``index``: the last call's, unless its ``id`` names a new call."""
+        last = self.last_tool
+        if last is None:
+            return 0
+        known = self.tool_calls[last]["id"]
+        if isinstance(call_id, str) and call_id and known and call_id != known:
+            return max(self.tool_calls) + 1
+        return last
+
+    def choice(self, index: int) -> Choice:
+        message: dict[str, Any] = {"role": self.role, "content": self.text or None}
+        calls = [self.tool_calls[i] for i in sorted(self.tool_calls)]
+        if calls:
+            message["tool_calls"] = calls
+        # Reasoning and refusal stay out of ``message``: it may be sent back as history, and
+        # some servers refuse a reasoning_content field in a request.
+        reasoning = "".join(self.reasoning) or None
+        refusal = "".join(self.refusal) or None
+        return Choice(
+            index=index,
+            text=self.text,
+            message=message,
+            finish_reason=self.finish_reason,
+            tool_calls=calls,
+            reasoning=reasoning,
+            refusal=refusal,
+            logprobs=self.logprobs,
+        )
 
 
 class StreamAccumulator:
     """Feed it events (``handle_event``) or parsed payloads (``handle``); ask it for the result."""
 
     def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._text = ""
-        self._joined = 0  # how many parts ``_text`` holds
-        self._tool_calls: dict[int, dict[str, Any]] = {}
+        self._first = _ChoiceState()  # index 0: what ``text`` and the chunks' deltas show
+        self._others: dict[int, _ChoiceState] = {}
         self.id: str | None = None
         self.model: str | None = None
-        self.role = "assistant"
-        self.finish_reason: str | None = None
         self.usage: Usage | None = None
         self.done = False  # saw data: [DONE]
         self.events = 0
 
     @property
     def text(self) -> str:
-        """The text received so far (cheap to ask often: joins only what is new)."""
-        if self._joined != len(self._parts):
-            self._text += "".join(self._parts[self._joined :])
-            self._joined = len(self._parts)
-        return self._text
+        """The text of the first choice received so far."""
+        return self._first.text
 
     @property
     def tool_calls(self) -> list[dict[str, Any]]:
-        return [self._tool_calls[i] for i in sorted(self._tool_calls)]
+        calls = self._first.tool_calls
+        return [calls[i] for i in sorted(calls)]
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self._first.finish_reason
+
+    @property
+    def role(self) -> str:
+        return self._first.role
 
     @property
     def complete(self) -> bool:
         """The server said the reply is over (a finish reason or ``[DONE]``)."""
-        return self.done or self.finish_reason is not None
+        return self.done or self._first.finish_reason is not None
 
     def handle_event(self, event: ServerSentEvent) -> ChatChunk | None:
         data = event.data
@@ -97,7 +205,7 @@ class StreamAccumulator:
         error = payload.get("error")
         if error:
             raise StreamError(
-                f"the stream reported an error: {_error_message(error)}",
+                f"the stream reported an error: {_error_message(payload)}",
                 body=payload,
                 partial_text=self.text,
             )
@@ -114,9 +222,25 @@ class StreamAccumulator:
             self.id = payload["id"]
         if self.model is None and isinstance(payload.get("model"), str):
             self.model = payload["model"]
-        choice = choices[0]
-        if type(choice) is not dict:
-            return None
+        first: ChatChunk | None = None
+        for position, choice in enumerate(choices):
+            if type(choice) is not dict:
+                continue
+            index = choice.get("index", position)
+            if type(index) is not int:
+                index = position
+            if index == 0:
+                state = self._first
+            else:
+                state = self._others.get(index) or self._others.setdefault(index, _ChoiceState())
+            chunk = self._apply(state, index, choice, payload)
+            if first is None or (index == 0 and first.index != 0):
+                first = chunk
+        return first
+
+    def _apply(
+        self, state: _ChoiceState, index: int, choice: dict[str, Any], payload: dict[str, Any]
+    ) -> ChatChunk:
         delta = choice.get("delta")
         if type(delta) is not dict:
             delta = choice.get("message")  # some servers send whole messages as chunks
@@ -126,54 +250,57 @@ class StreamAccumulator:
         if content:
             text = content if type(content) is str else content_text(content)
             if text:
-                self._parts.append(text)
+                state.parts.append(text)
+        reasoning = ""
+        if "reasoning_content" in delta or "reasoning" in delta:  # cheap test, once per token
+            reasoning = reasoning_of(delta)
+            if reasoning:
+                state.reasoning.append(reasoning)
+        refusal = delta.get("refusal")
+        if refusal and type(refusal) is str:
+            state.refusal.append(refusal)
+        logprobs = choice.get("logprobs")
+        if logprobs:
+            state.logprobs = merge_logprobs(state.logprobs, logprobs)
         role = delta.get("role")
         if role and type(role) is str:
-            self.role = role
+            state.role = role
         fragments = delta.get("tool_calls")
-        tool_deltas = self._merge_tool_calls(fragments) if type(fragments) is list else []
+        tool_deltas = state.merge_tool_calls(fragments) if type(fragments) is list else []
         finish = choice.get("finish_reason")
         if finish and type(finish) is str:
-            self.finish_reason = finish
+            state.finish_reason = finish
         else:
             finish = None
-        return ChatChunk(text, tool_deltas, finish, payload)
-
-    def _merge_tool_calls(self, fragments: list[Any]) -> list[dict[str, Any]]:
-        out = []
-        for position, frag in enumerate(fragments):
-            if not isinstance(frag, Mapping):
-                continue
-            index = frag.get("index", position)
-            index = index if isinstance(index, int) else position
-            call = self._tool_calls.setdefault(
-                index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
-            )
-            if isinstance(frag.get("id"), str):
-                call["id"] = frag["id"]
-            if isinstance(frag.get("type"), str):
-                call["type"] = frag["type"]
-            fn = frag.get("function")
-            if isinstance(fn, Mapping):
-                if isinstance(fn.get("name"), str):
-                    call["function"]["name"] += fn["name"]
-                if isinstance(fn.get("arguments"), str):
-                    call["function"]["arguments"] += fn["arguments"]
-            out.append(dict(frag))
-        return out
+        return ChatChunk(text, tool_deltas, finish, payload, reasoning, index)
 
     def take_completion(self, payload: object) -> ChatChunk:
         """A ``stream: true`` request answered with plain JSON: the whole reply as one chunk."""
         done = parse_completion(payload)
-        if done.text:
-            self._parts.append(done.text)
         self.id, self.model = done.id, done.model
-        self.finish_reason = done.finish_reason
         self.usage = done.usage
-        for i, call in enumerate(done.tool_calls):
-            self._tool_calls[i] = call
+        for choice in done.choices:
+            state = (
+                self._first
+                if choice.index == 0
+                else self._others.setdefault(choice.index, _ChoiceState())
+            )
+            if choice.text:
+                state.parts.append(choice.text)
+            state.finish_reason = choice.finish_reason
+            state.tool_calls = dict(enumerate(choice.tool_calls))
+            state.role = str(choice.message.get("role") or "assistant")
+            state.reasoning = [choice.reasoning] if choice.reasoning else []
+            state.refusal = [choice.refusal] if choice.refusal else []
+            state.logprobs = choice.logprobs
         self.done = True
-        return ChatChunk(done.text, done.tool_calls, done.finish_reason, done.raw)
+        return ChatChunk(
+            done.text,
+            done.tool_calls,
+            done.finish_reason,
+            done.raw,
+            done.reasoning or "",
+        )
 
     def check_complete(self) -> None:
         """At the end of the bytes: a reply with neither finish reason nor [DONE] was cut."""
@@ -190,28 +317,38 @@ class StreamAccumulator:
         latency_s: float | None = None,
         ttft_s: float | None = None,
     ) -> ChatCompletion:
-        message: dict[str, Any] = {"role": self.role, "content": self.text or None}
-        calls = self.tool_calls
-        if calls:
-            message["tool_calls"] = calls
+        first = self._first.choice(0)
+        choices = [first, *(self._others[i].choice(i) for i in sorted(self._others))]
         raw: dict[str, Any] = {
             "id": self.id,
             "object": "chat.completion",
             "model": self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason}],
+            "choices": [
+                {
+                    "index": c.index,
+                    "message": c.message,
+                    "finish_reason": c.finish_reason,
+                    **({"logprobs": c.logprobs} if c.logprobs is not None else {}),
+                }
+                for c in choices
+            ],
         }
         if self.usage is not None:
             raw["usage"] = self.usage.raw
         return ChatCompletion(
             id=self.id,
             model=self.model,
-            text=self.text,
-            message=message,
-            finish_reason=self.finish_reason,
-            tool_calls=calls,
+            text=first.text,
+            message=first.message,
+            finish_reason=first.finish_reason,
+            tool_calls=first.tool_calls,
             usage=self.usage,
             request_id=request_id,
             latency_s=latency_s,
             ttft_s=ttft_s,
             raw=raw,
+            reasoning=first.reasoning,
+            refusal=first.refusal,
+            logprobs=first.logprobs,
+            choices=choices,
         )

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import time
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -460,9 +461,13 @@ class _BaseClient:
             return None
         if self._ledger is None:
             if self._ledger_arg is None:
-                from .ledger import default_ledger
+                from .ledger import LedgerError, default_ledger
 
-                self._ledger = default_ledger()
+                try:
+                    self._ledger = default_ledger()
+                except LedgerError as e:
+                    _unusable_default_ledger(e, budgeted=self.budget_credits is not None)
+                    return None
             else:
                 self._ledger = self._ledger_arg
         return self._ledger
@@ -696,7 +701,7 @@ class ChatStream(_StreamBase):
 
     def text_deltas(self) -> Iterator[str]:
         for chunk in self._chunks:
-            if chunk.delta:
+            if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
 
     def completion(self) -> ChatCompletion:
@@ -1012,7 +1017,7 @@ class AsyncChatStream(_StreamBase):
 
     async def text_deltas(self) -> AsyncIterator[str]:
         async for chunk in self._chunks:
-            if chunk.delta:
+            if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
 
     async def completion(self) -> ChatCompletion:
@@ -1257,3 +1262,26 @@ class AsyncClient(_BaseClient):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+_warned_ledgers: set[str] = set()
+
+
+def _unusable_default_ledger(err: Any, *, budgeted: bool) -> None:
+    """The default ledger cannot be opened: carry on unrecorded (warned once per file), unless
+    a budget depends on it; then refuse the call, before anything is sent."""
+    if budgeted:
+        from .ledger import LedgerError
+
+        raise LedgerError(
+            f"{err} This client has a budget (budget_credits=...), which needs the ledger, "
+            "so the call was not sent.",
+            path=err.path,
+        ) from err
+    if err.path not in _warned_ledgers:
+        _warned_ledgers.add(err.path)
+        warnings.warn(
+            f"{err} Calls are made but not recorded until this is fixed.",
+            RuntimeWarning,
+            stacklevel=4,
+        )

@@ -59,6 +59,7 @@ __all__ = [
     "UpstreamError",
     "UpstreamTimeoutError",
     "ValidationError",
+    "error_message",
     "make_status_error",
     "redact_error",
     "response_validation_error",
@@ -281,16 +282,53 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
 
 
+_REASON_PHRASES = frozenset(s.phrase.lower() for s in HTTPStatus)
+
+
+def _as_text(value: object) -> str:
+    # NestJS sends a list of messages for a validation failure
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def error_message(body: Mapping[str, Any]) -> str | None:
+    """The server's message in an error body, whatever its shape; None when it has none.
+
+    ``{"error": {"message": M}}`` (OpenAI, Qolaba), ``{"error": M}``, ``{"message": M}``,
+    ``{"detail": M}`` (FastAPI), and ``{"message": M, "statusCode": S, "error": "Bad Gateway"}``
+    (NestJS and similar): there ``error`` is only the status's reason phrase, and ``message``
+    says what happened.
+
+    Parameters
+    ----------
+    body
+        A parsed JSON error body, or a stream's error event.
+
+    Returns
+    -------
+    str or None
+        The message to show.
+    """
+    error = body.get("error")
+    if isinstance(error, Mapping) and error.get("message"):
+        return _as_text(error["message"])
+    message = body.get("message")
+    if isinstance(error, str) and error:
+        if message and error.lower() in _REASON_PHRASES:
+            return _as_text(message)
+        return error
+    for value in (message, body.get("detail")):
+        if value:
+            return _as_text(value)
+    return None
+
+
 def _message_from_body(body: Any, text: str) -> str:
     if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        if isinstance(error, str) and error:
-            return error
-        for key in ("message", "detail"):
-            if body.get(key):
-                return str(body[key])
+        found = error_message(body)
+        if found:
+            return found
     stripped = text.strip()
     if stripped.startswith("<"):  # an HTML error page from a proxy: its title says enough
         title = _TITLE.search(stripped)

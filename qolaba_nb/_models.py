@@ -25,6 +25,7 @@ __all__ = [
     "SAMPLING_PARAMS",
     "ChatChunk",
     "ChatCompletion",
+    "Choice",
     "Model",
     "Usage",
     "build_chat_body",
@@ -512,18 +513,42 @@ def _float(value: object) -> float | None:
     return None
 
 
+def _count(value: object) -> int | None:
+    """A token count: a non-negative integer (a float such as 12.0 too), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        return None
+    return int(value)
+
+
 @dataclass(slots=True)
 class Usage:
-    """What a call cost, as the server reported it (credits and dollars, no tokens).
+    """What a call cost, as the server reported it.
 
     ``cost`` is the server's ``total_cost``, not the sum of the breakdown (they may differ by
-    rounding). An OpenAI-style usage without credit fields gives ``credit=None``.
+    rounding). An OpenAI-style usage without credit fields gives ``credit=None``: credits are
+    never derived from token counts.
+
+    Attributes
+    ----------
+    credit, cost
+        Qolaba's ``total_credit`` and ``total_cost``; None when not sent.
+    breakdown
+        Qolaba's per-part breakdown, as sent.
+    prompt_tokens, completion_tokens, total_tokens
+        OpenAI-style token counts; None when the server did not send them (Qolaba does not).
+    raw
+        The usage object as sent.
     """
 
     credit: float | None
     cost: float | None
     breakdown: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
 
     @classmethod
     def from_raw(cls, raw: object) -> Usage | None:
@@ -535,6 +560,9 @@ class Usage:
             cost=_float(raw.get("total_cost", raw.get("cost"))),
             breakdown=dict(breakdown) if isinstance(breakdown, Mapping) else {},
             raw=dict(raw),
+            prompt_tokens=_count(raw.get("prompt_tokens")),
+            completion_tokens=_count(raw.get("completion_tokens")),
+            total_tokens=_count(raw.get("total_tokens")),
         )
 
     @property
@@ -602,8 +630,48 @@ def content_text(content: object) -> str:
 
 
 @dataclass(slots=True)
+class Choice:
+    """One choice of a reply (servers send several when asked for ``n`` > 1).
+
+    Attributes
+    ----------
+    index
+        The choice's ``index``.
+    text
+        Its text.
+    message
+        Its message, as an OpenAI-style dict.
+    finish_reason
+        Why it ended; None when it was cut.
+    tool_calls
+        Its tool calls, whole.
+    reasoning
+        Its reasoning text (``reasoning_content`` or ``reasoning``), None when none came.
+    refusal
+        Its refusal text, None when it did not refuse.
+    logprobs
+        Its log probabilities, ``{"content": [...], ...}`` with every chunk's entries joined;
+        None when none came.
+    """
+
+    index: int
+    text: str
+    message: dict[str, Any]
+    finish_reason: str | None
+    tool_calls: list[dict[str, Any]]
+    reasoning: str | None = None
+    refusal: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
 class ChatCompletion:
-    """A finished reply. ``usage`` is None when the server sent none (never zeros)."""
+    """A finished reply. ``usage`` is None when the server sent none (never zeros).
+
+    ``text``, ``finish_reason``, ``tool_calls``, ``reasoning``, ``refusal`` and ``logprobs``
+    are those of the first choice; ``choices`` has every choice (usually one), and the same
+    values come from ``chat()`` and from a ``stream()`` of the same reply.
+    """
 
     id: str | None
     model: str | None
@@ -616,6 +684,10 @@ class ChatCompletion:
     latency_s: float | None = None
     ttft_s: float | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+    reasoning: str | None = None
+    refusal: str | None = None
+    logprobs: dict[str, Any] | None = None
+    choices: list[Choice] = field(default_factory=list, repr=False)
 
     @property
     def credit(self) -> float | None:
@@ -625,20 +697,89 @@ class ChatCompletion:
     def cost(self) -> float | None:
         return self.usage.cost if self.usage else None
 
-    def _repr_markdown_(self) -> str:
-        from ._render import completion_markdown
+    def _repr_html_(self) -> str:
+        # HTML, not Markdown: Jupyter's Markdown renderer would load images from a reply.
+        from ._render import completion_html
 
-        return completion_markdown(self)
+        return completion_html(self.text, notes=(), **self._display_values())
+
+    def _display_values(self) -> dict[str, Any]:
+        """The plain values a display of this reply shows beside its text."""
+        calls = [(str(fn.get("name")), str(fn.get("arguments"))) for fn in self._functions()]
+        usage = self.usage
+        return {
+            "model": self.model,
+            "tool_calls": calls,
+            "credit": usage.credit if usage else None,
+            "cost": usage.cost if usage else None,
+            "reported": usage is not None,
+            "latency_s": self.latency_s,
+            "ttft_s": self.ttft_s,
+        }
+
+    def _functions(self) -> list[dict[str, Any]]:
+        out = []
+        for call in self.tool_calls:
+            fn = call.get("function")
+            out.append(dict(fn) if isinstance(fn, Mapping) else {})
+        return out
 
 
 @dataclass(slots=True)
 class ChatChunk:
-    """One parsed stream event that carried a choice. ``delta`` is "" when it had no text."""
+    """One parsed stream event that carried a choice. ``delta`` is "" when it had no text.
+
+    ``reasoning_delta`` is the reasoning text it carried (for live display; "" when none), and
+    ``index`` the choice it belongs to (0 unless the server sends several).
+    """
 
     delta: str
     tool_call_deltas: list[dict[str, Any]]
     finish_reason: str | None
     raw: dict[str, Any] = field(repr=False)
+    reasoning_delta: str = ""
+    index: int = 0
+
+
+def reasoning_of(part: Mapping[str, Any]) -> str:
+    """The reasoning text of a delta or a message: ``reasoning_content`` (vLLM, llama.cpp,
+    DeepSeek) or ``reasoning`` (OpenRouter); "" when it has none."""
+    value = part.get("reasoning_content")
+    if not value or type(value) is not str:
+        value = part.get("reasoning")
+    return value if value and type(value) is str else ""
+
+
+def merge_logprobs(into: dict[str, Any] | None, logprobs: object) -> dict[str, Any] | None:
+    """``into`` with the lists of ``logprobs`` (``content``, ``refusal``) appended to its own;
+    how a stream's per-chunk log probabilities add up to the whole reply's."""
+    if not isinstance(logprobs, Mapping):
+        return into
+    for key, value in logprobs.items():
+        if isinstance(value, list):
+            if into is None:
+                into = {}
+            into.setdefault(key, []).extend(value)
+    return into
+
+
+def _parse_choice(position: int, choice: Mapping[str, Any]) -> Choice:
+    message = choice.get("message")
+    message = dict(message) if isinstance(message, Mapping) else {}
+    tool_calls = message.get("tool_calls")
+    finish = choice.get("finish_reason")
+    index = choice.get("index", position)
+    refusal = message.get("refusal")
+    return Choice(
+        index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+        text=content_text(message.get("content")),
+        message=message,
+        finish_reason=finish if isinstance(finish, str) else None,
+        tool_calls=[dict(t) for t in tool_calls] if isinstance(tool_calls, list) else [],
+        reasoning=reasoning_of(message) or None,
+        refusal=refusal if isinstance(refusal, str) and refusal else None,
+        logprobs=merge_logprobs(None, choice.get("logprobs")),
+    )
 
 
 def parse_completion(
@@ -646,23 +787,27 @@ def parse_completion(
 ) -> ChatCompletion:
     """A ``ChatCompletion`` from the JSON body; missing parts become empty, never a crash."""
     data: Mapping[str, Any] = payload if isinstance(payload, Mapping) else {}
-    choices = data.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
-    choice = choice if isinstance(choice, Mapping) else {}
-    message = choice.get("message")
-    message = dict(message) if isinstance(message, Mapping) else {}
-    tool_calls = message.get("tool_calls")
-    finish = choice.get("finish_reason")
+    raw_choices = data.get("choices")
+    raw_choices = raw_choices if isinstance(raw_choices, list) else []
+    choices = sorted(
+        (_parse_choice(i, c) for i, c in enumerate(raw_choices) if isinstance(c, Mapping)),
+        key=lambda c: c.index,
+    )
+    first = choices[0] if choices else Choice(0, "", {}, None, [])
     ident, model = data.get("id"), data.get("model")
     return ChatCompletion(
         id=ident if isinstance(ident, str) else None,
         model=model if isinstance(model, str) else None,
-        text=content_text(message.get("content")),
-        message=message,
-        finish_reason=finish if isinstance(finish, str) else None,
-        tool_calls=[dict(t) for t in tool_calls] if isinstance(tool_calls, list) else [],
+        text=first.text,
+        message=first.message,
+        finish_reason=first.finish_reason,
+        tool_calls=first.tool_calls,
         usage=Usage.from_raw(data.get("usage")),
         request_id=request_id,
         latency_s=latency_s,
         raw=dict(data),
+        reasoning=first.reasoning,
+        refusal=first.refusal,
+        logprobs=first.logprobs,
+        choices=choices,
     )

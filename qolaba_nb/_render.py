@@ -1,13 +1,14 @@
-"""Text for notebooks. Model output is untrusted: every ``<``, ``>`` and ``&`` it contains is
-escaped before it reaches a Markdown or HTML renderer, so it can never become markup or script.
+"""Text and HTML for notebooks, from plain values (this module knows no package type).
+
+Model output is untrusted: it reaches the page only through ``_markdown.render_markdown`` (raw
+HTML escaped, no images, safe link schemes only), and everything else shown beside it (model
+names, error messages, usage) is escaped. What goes out is HTML, not Markdown, so that no
+Markdown renderer of the notebook gets a second go at it (Jupyter's would load images).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ._models import ChatCompletion, Usage
+from collections.abc import Sequence
 
 
 def escape_html(text: str) -> str:
@@ -23,13 +24,36 @@ def format_credits(credit: float) -> str:
     return f"{credit:g} credits"
 
 
-def usage_line(usage: Usage | None, *, latency_s: float | None, ttft_s: float | None) -> str:
+def usage_line(
+    credit: float | None,
+    cost: float | None,
+    *,
+    reported: bool,
+    latency_s: float | None,
+    ttft_s: float | None,
+) -> str:
+    """``0.2 credits · $0.001000 · 0.22 s · first token 0.10 s``, from plain values.
+
+    Parameters
+    ----------
+    credit, cost
+        What the call cost, when known.
+    reported
+        Whether the server reported a usage at all ("no usage reported" when not).
+    latency_s, ttft_s
+        Seconds to the whole reply and to its first token, when known.
+
+    Returns
+    -------
+    str
+        Plain text (escape it before putting it in HTML).
+    """
     parts = []
-    if usage is not None and usage.credit is not None:
-        parts.append(format_credits(usage.credit))
-    if usage is not None and usage.cost is not None:
-        parts.append(format_money(usage.cost))
-    if usage is None:
+    if credit is not None:
+        parts.append(format_credits(credit))
+    if cost is not None:
+        parts.append(format_money(cost))
+    if not reported:
         parts.append("no usage reported")
     if latency_s is not None:
         parts.append(f"{latency_s:.2f} s")
@@ -38,11 +62,74 @@ def usage_line(usage: Usage | None, *, latency_s: float | None, ttft_s: float | 
     return " · ".join(parts)
 
 
-def completion_markdown(c: ChatCompletion) -> str:
-    body = escape_html(c.text) if c.text else ""
-    for call in c.tool_calls:
-        fn = call.get("function") or {}
-        body += f"\n\n`tool call` {escape_html(str(fn.get('name')))}"
-        body += f"({escape_html(str(fn.get('arguments')))})"
-    meta = usage_line(c.usage, latency_s=c.latency_s, ttft_s=c.ttft_s)
-    return f"{body}\n\n<sub>{escape_html(c.model or '')} · {meta}</sub>"
+def reply_html(
+    text: str,
+    *,
+    tool_calls: Sequence[tuple[str, str]] = (),
+    error: tuple[str, str] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """A reply as safe HTML: model text through the one safe Markdown renderer.
+
+    Parameters
+    ----------
+    text
+        The model's text (untrusted Markdown); "" for none yet.
+    tool_calls
+        ``(name, arguments)`` of each tool call, shown as code.
+    error
+        ``(kind, message)`` of an error that ended the reply, shown after its partial text.
+    notes
+        Lines of plain text shown small under the reply (model and usage, budget, ...).
+
+    Returns
+    -------
+    str
+        HTML with no raw markup from the model, no image and no unsafe link.
+    """
+    from ._markdown import render_markdown  # the renderer imports this module's escape_html
+
+    parts = [render_markdown(text)] if text else []
+    for name, arguments in tool_calls:
+        parts.append(
+            f"<p><code>tool call</code> <code>{escape_html(name)}({escape_html(arguments)})"
+            "</code></p>"
+        )
+    if error is not None:
+        kind, message = error
+        parts.append(f"<p><strong>{escape_html(kind)}:</strong> {escape_html(message)}</p>")
+    for note in notes:
+        parts.append(f'<div class="qnb-reply-note"><sub>{escape_html(note)}</sub></div>')
+    return f'<div class="qnb-reply">{"".join(parts)}</div>'
+
+
+def completion_html(
+    text: str,
+    *,
+    model: str | None,
+    tool_calls: Sequence[tuple[str, str]],
+    credit: float | None,
+    cost: float | None,
+    reported: bool,
+    latency_s: float | None,
+    ttft_s: float | None,
+    notes: Sequence[str] = (),
+) -> str:
+    """A finished reply with its model and usage line under it, as safe HTML.
+
+    Parameters
+    ----------
+    text, tool_calls, notes
+        As for ``reply_html``.
+    model
+        The model that answered.
+    credit, cost, reported, latency_s, ttft_s
+        As for ``usage_line``.
+
+    Returns
+    -------
+    str
+        What ``ChatCompletion._repr_html_`` and ``%%chat`` show.
+    """
+    meta = usage_line(credit, cost, reported=reported, latency_s=latency_s, ttft_s=ttft_s)
+    return reply_html(text, tool_calls=tool_calls, notes=[f"{model or ''} · {meta}", *notes])

@@ -11,6 +11,8 @@ way the stream was cut into reads. The edge cases it exists for:
 - ``data:`` with or without the space; several data lines are joined with ``\\n``;
 - a block without any data line (``retry:``, ``event: ping``, ``id:`` keep-alives) is never
   dispatched;
+- beyond the spec: an ``error:`` field line (older llama.cpp sends its errors so) is dispatched
+  at once as an ``event: error`` event with that value as data, so its message is not lost;
 - an unterminated last event (no blank line before the end) is discarded;
 - a line may arrive in thousands of reads: its parts are kept in a list and joined once, when
   it ends, so decoding stays linear in the line's length (re-copying the unfinished line on
@@ -57,6 +59,7 @@ class SSEDecoder:
         "_bom_checked",
         "_data",
         "_data_size",
+        "_errors",
         "_event",
         "_last_id",
         "_max",
@@ -77,6 +80,7 @@ class SSEDecoder:
         self._bom_checked = False
         self._data: list[str] = []
         self._event = ""
+        self._errors: list[ServerSentEvent] = []  # from ``error:`` field lines
         self._last_id: str | None = None  # persists across events, as the spec says
         self._retry: int | None = None
 
@@ -128,6 +132,9 @@ class SSEDecoder:
                 self._data_size += len(line)
             else:
                 self._process_line(line)
+                if self._errors:
+                    events.extend(self._errors)
+                    self._errors.clear()
         if self._data_size + self._pending_size > self._max:
             raise EventTooLargeError(self._max)
         return events
@@ -152,4 +159,6 @@ class SSEDecoder:
             self._last_id = value
         elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
+        elif name == "error":
+            self._errors.append(ServerSentEvent(value, "error", self._last_id, self._retry))
         # any other field is ignored

@@ -6,9 +6,10 @@
     Summarise {topic} in three bullet points.
 
 The cell's text is sent (``{name}`` is filled from the notebook's variables; ``{{`` and ``}}``
-stay literal braces), the reply streams into the cell's output as Markdown (model output is
-escaped, never run as HTML), the completion is stored in ``_chat``, and the next ``%%chat``
-continues the conversation until ``--new``. ``%qolaba usage`` shows this session's spending.
+stay literal braces), the reply streams into the cell's output, rendered by the one safe
+Markdown renderer (raw HTML escaped, no images fetched, safe links only) into HTML, the
+completion is stored in ``_chat``, and the next ``%%chat`` continues the conversation until
+``--new``. ``%qolaba usage`` shows this session's spending.
 ``--client NAME`` sends through the notebook's ``Client`` called NAME (its budget, ledger and
 tag); when a budget covers the calls, each reply ends with what is left of it.
 """
@@ -21,13 +22,13 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import Markdown, display
+from IPython.display import HTML, display
 
 from ._budget import budget_status
 from ._client import Client
 from ._connect import connect
 from ._exceptions import QolabaError
-from ._render import completion_markdown, escape_html
+from ._render import completion_html, escape_html, reply_html
 
 _NAME = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _UPDATES_PER_S = 10
@@ -44,6 +45,12 @@ def fill(template: str, namespace: dict[str, Any]) -> str:
         return str(namespace[name]) if name in namespace else token
 
     return _NAME.sub(sub, template)
+
+
+def _notice(text: str, where: str = "") -> str:
+    """A line of our own words (escaped), in the place the reply will take."""
+    label = f"<strong>%%chat {escape_html(where)}:</strong> " if where else ""
+    return f'<div class="qnb-reply"><em>{label}{escape_html(text)}</em></div>'
 
 
 @magics_class
@@ -83,12 +90,12 @@ class QolabaMagics(Magics):
         if args.client:
             chosen = self.user_ns.get(args.client)
             if not isinstance(chosen, Client):
-                display(Markdown(f"**%%chat --client:** `{args.client}` is not a qolaba_nb Client"))
+                display(HTML(_notice(f"{args.client} is not a qolaba_nb Client", "--client")))
                 return
             self._client = chosen
         model = args.model or self.model
         if not model:
-            display(Markdown("**%%chat needs a model the first time:** `%%chat -m MODEL`"))
+            display(HTML(_notice("%%chat needs a model the first time: %%chat -m MODEL")))
             return
         self.model = model
         prompt = {"role": "user", "content": fill(cell.strip(), self.user_ns)}
@@ -96,7 +103,7 @@ class QolabaMagics(Magics):
         messages = [*system, *self.history, prompt]
         params = {"temperature": args.temperature, "max_tokens": args.max_tokens}
         params = {k: v for k, v in params.items() if v is not None}
-        handle = display(Markdown("*waiting for the first token…*"), display_id=True)
+        handle = display(HTML(_notice("waiting for the first token…")), display_id=True)
         try:
             if args.no_stream:
                 reply = self.client.chat(messages, model=model, **params)
@@ -105,26 +112,23 @@ class QolabaMagics(Magics):
                     shown = time.monotonic()
                     for _ in stream.text_deltas():
                         if time.monotonic() - shown >= 1 / _UPDATES_PER_S:
-                            handle.update(Markdown(escape_html(stream.text)))
+                            handle.update(HTML(reply_html(stream.text)))
                             shown = time.monotonic()
                     reply = stream.completion()
         except QolabaError as err:
-            partial = escape_html(getattr(err, "partial_text", None) or "")
-            handle.update(
-                Markdown(
-                    f"{partial}\n\n**{type(err).__name__}:** {escape_html(str(err))}"
-                    + self._budget_line()
-                )
-            )
+            partial = getattr(err, "partial_text", None) or ""
+            error = (type(err).__name__, str(err))
+            handle.update(HTML(reply_html(partial, error=error, notes=self._budget_notes())))
             return
-        handle.update(Markdown(completion_markdown(reply) + self._budget_line()))
+        html = completion_html(reply.text, notes=self._budget_notes(), **reply._display_values())
+        handle.update(HTML(html))
         self.history += [prompt, {"role": "assistant", "content": reply.text}]
         self.user_ns["_chat"] = reply
 
-    def _budget_line(self) -> str:
-        """ "3.2 of 5 credits left" under the reply when a budget covers the calls, else ""."""
+    def _budget_notes(self) -> list[str]:
+        """ "budget: 3.2 of 5 credits left" under the reply when a budget covers the calls."""
         status = budget_status(self.client)
-        return f"\n\n<sub>budget: {escape_html(status.text)}</sub>" if status else ""
+        return [f"budget: {status.text}"] if status else []
 
     @line_magic
     def qolaba(self, line: str) -> Any:

@@ -22,6 +22,8 @@ The package's parts
 ``queries``     filters as SQL and the statements the reading methods run.
 ``budgets``     which budgets cover a call, and the error that refuses one.
 ``frames``      rows as pandas DataFrames, summaries (pandas is imported only here, lazily).
+``spool``       rows that could not be written yet (a locked database), written later.
+``errors``      :class:`LedgerError`: a database that cannot be used, with the fix.
 ``core``        :class:`UsageLedger`, which wires them together.
 
 Adding a database engine
@@ -30,9 +32,15 @@ All SQL is written once, SQLite-style with ``?`` placeholders, in ``migrations``
 ``queries`` and ``core``; it reaches the database only through ``dialect.sql(text)``. An engine
 is a :class:`~.backends.Dialect` (placeholder, primary-key and float types, the statement that
 begins a write transaction and the one that serialises budget writers, e.g. a transaction-level
-advisory lock where SQLite has ``BEGIN IMMEDIATE``) plus a :class:`~.backends.Backend` that
-opens autocommit connections and knows the engine's exception types. Upserts are spelled
-``INSERT ... ON CONFLICT (...) DO UPDATE SET t.c = t.c + excluded.c``, which both engines read.
+advisory lock where SQLite has ``BEGIN IMMEDIATE``; the aggregate that joins a group's floats
+into text) plus a :class:`~.backends.Backend` that opens autocommit connections, checks that
+the database is a ledger before changing it, knows the engine's exception types, bounds lock
+waits, and says where to spool unwritten rows. :func:`~.backends.open_backend` maps a target
+to its backend: SQLite paths here, ``postgresql://`` URLs to ``_postgres.PostgresBackend``.
+Migrations take their column types from the dialect; ``LiveSummary`` reads new rows by id,
+which assumes ids become visible in increasing order (true of SQLite's single writer).
+Upserts are spelled ``INSERT ... ON CONFLICT (...) DO UPDATE SET t.c = t.c + excluded.c``,
+which both engines read.
 
 Design notes
 ------------
@@ -54,6 +62,7 @@ from typing import Any
 from . import migrations as _migrations
 from .backends import BUSY_TIMEOUT_MS
 from .core import UsageLedger
+from .errors import LedgerError
 from .migrations import MIGRATIONS, m001_initial
 from .paths import MEMORY, default_ledger_path
 from .paths import _data_dir as _data_dir  # tests use it
@@ -65,6 +74,7 @@ __all__ = [
     "COLUMNS",
     "MEMORY",
     "MIGRATIONS",
+    "LedgerError",
     "UsageLedger",
     "default_ledger",
     "default_ledger_path",
@@ -114,6 +124,6 @@ def default_ledger() -> UsageLedger:
     global _default
     path = default_ledger_path()
     with _default_lock:
-        if _default is None or not _default._opened_from(path) or _default._closed:
+        if _default is None or _default.path != path or _default._closed:
             _default = UsageLedger(path)
         return _default

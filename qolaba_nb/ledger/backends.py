@@ -15,14 +15,15 @@ placeholders, and passes through a :class:`Dialect` on its way out:
   SQLite (3.24+) and PostgreSQL both understand as written, and ``RETURNING`` (SQLite 3.35+).
 
 A :class:`Backend` opens connections for one target (a file, or a URL) and knows its engine's
-exception types. A connection is any DB-API object with ``execute(sql, args)`` returning a
+exception types, how to bound a lock wait, how to recognise "locked" and "no such table", and
+where to spool rows it could not write yet; :func:`open_backend` picks one for a target.
+A connection is any DB-API object with ``execute(sql, args)`` returning a
 cursor with ``fetchone``/``fetchall``, ``executemany`` on a cursor, and ``close()``, in autocommit
 mode (transactions are begun and ended explicitly by :meth:`Backend.write`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -31,9 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from .paths import MEMORY, normalise_path
+from .errors import LedgerError
+from .paths import MEMORY
 
-__all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend", "open_backend"]
+__all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
 
 #: How long a writer waits for another connection's lock before giving up (milliseconds).
 BUSY_TIMEOUT_MS: Final = 30_000
@@ -119,27 +121,21 @@ class Backend(Protocol):
         """Whether ``exc`` says that a table does not exist."""
         ...
 
+    def is_busy(self, exc: Exception) -> bool:
+        """Whether ``exc`` says another connection held a lock longer than we waited."""
+        ...
+
+    def set_wait(self, conn: Any, seconds: float) -> None:
+        """Make ``conn`` wait at most ``seconds`` for another connection's lock."""
+        ...
+
+    def spool_dir(self) -> Path | None:
+        """Where rows that could not be written yet are kept (None: in memory only)."""
+        ...
+
     def is_broken(self, conn: Any) -> bool:
         """Whether ``conn`` was lost and a new one must be opened."""
         ...
-
-    def abandon(self, conn: Any) -> None:
-        """Let go of a connection inherited by a forked child, without harming the parent's."""
-        ...
-
-    def same_target(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` (as given to ``UsageLedger``) names this backend's database."""
-        ...
-
-
-def open_backend(path: str | os.PathLike[str]) -> Backend:
-    """The backend for a ledger ``path``: a ``postgresql://`` URL, else a SQLite file."""
-    from .postgres import PostgresBackend, is_postgres_url
-
-    raw = os.fspath(path)
-    if is_postgres_url(raw):
-        return PostgresBackend(raw)
-    return SQLiteBackend(normalise_path(raw))
 
 
 @contextmanager
@@ -175,36 +171,130 @@ class SQLiteBackend:
         self.busy_timeout_ms = busy_timeout_ms
 
     def connect(self) -> sqlite3.Connection:
-        """Open the file (creating its directory), in autocommit mode, WAL for a file."""
-        if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: autocommit; a lone INSERT is its own committed transaction and
-        # bigger writes use write() above.
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=False,  # shared by one ledger's threads, behind its lock
-        )
-        conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        if self.path != MEMORY:
-            _set_wal(conn, self.busy_timeout_ms)
-            conn.execute("PRAGMA synchronous = NORMAL")
+        """Open the file (creating its directory), in autocommit mode, WAL for a file.
+
+        Raises
+        ------
+        LedgerError
+            The file cannot be opened or created, is not an SQLite database, or is another
+            application's database (then nothing in it was changed).
+        """
+        try:
+            if self.path != MEMORY:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: autocommit; a lone statement is its own transaction and
+            # bigger writes use write() above.
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=False,  # shared by one ledger's threads, behind its lock
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise _unopenable(self.path, e) from e
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            if self.path != MEMORY:
+                # Before changing anything (WAL switch, tables): is this a ledger at all?
+                _check_is_ledger(conn, self.path)
+                _set_wal(conn, self.busy_timeout_ms)
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise _unopenable(self.path, e) from e
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, sqlite3.OperationalError) and "no such table" in str(exc)
 
+    def is_busy(self, exc: Exception) -> bool:
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
+
+    def set_wait(self, conn: Any, seconds: float) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
+
+    def spool_dir(self) -> Path | None:
+        return None if self.path == MEMORY else Path(self.path + ".spool")
+
     def is_broken(self, conn: Any) -> bool:
         return False
 
-    def abandon(self, conn: Any) -> None:
-        # Never close it: closing could checkpoint or delete the WAL file under the parent's
-        # feet. The ledger keeps a reference so that it is not garbage-collected either.
-        pass
 
-    def same_target(self, path: str | os.PathLike[str]) -> bool:
-        return self.path != MEMORY and normalise_path(path) == self.path
+#: Targets that are database URLs rather than SQLite files.
+URL_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def is_url(target: str) -> bool:
+    """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
+    return target.startswith(URL_SCHEMES)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and reprs)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def open_backend(target: str) -> Backend:
+    """The :class:`Backend` for ``target``: an SQLite path, ``":memory:"``, or a URL.
+
+    A ``postgresql://`` URL is served by ``qolaba_nb.ledger._postgres.PostgresBackend``
+    (constructed with the URL) when that module is present.
+    """
+    if not is_url(target):
+        return SQLiteBackend(target)
+    try:
+        from . import _postgres  # type: ignore[attr-defined,unused-ignore]
+    except ImportError as e:
+        shown = mask_url(target)
+        raise LedgerError(
+            f"cannot open the usage ledger {shown}: this qolaba_nb has no PostgreSQL ledger "
+            "backend. Fix: use an SQLite file (UsageLedger(path), QOLABA_NB_LEDGER=path).",
+            path=shown,
+        ) from e
+    backend: Backend = _postgres.PostgresBackend(target)
+    return backend
+
+
+#: Tables that make a database a ledger: every ledger has had both since m001.
+LEDGER_TABLES: Final = frozenset({"_migrations", "calls"})
+
+
+def _check_is_ledger(conn: sqlite3.Connection, path: str) -> None:
+    """Refuse a database with tables that is not a ledger (an empty one is fine)."""
+    tables = {
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        if not r[0].startswith("sqlite_")
+    }
+    if tables and not tables >= LEDGER_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise LedgerError(
+            f"{path} is an SQLite database but not a qolaba_nb ledger (its tables: {shown}). "
+            "Nothing in it was changed. Point the ledger elsewhere: "
+            "UsageLedger('another.sqlite'), or set QOLABA_NB_LEDGER.",
+            path=path,
+        )
+
+
+def _unopenable(path: str, exc: BaseException) -> LedgerError:
+    reason = str(exc) or type(exc).__name__
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
+        fix = "it is not an SQLite file: move it away, or point the ledger elsewhere"
+    else:
+        fix = "check that its directory exists and is writable, or point the ledger elsewhere"
+    return LedgerError(
+        f"cannot open the usage ledger {path}: {reason}. Fix: {fix} "
+        "(UsageLedger(path), QOLABA_NB_LEDGER=path, or Client(ledger=False) to record nothing).",
+        path=path,
+    )
 
 
 def _set_wal(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

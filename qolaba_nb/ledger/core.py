@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from .._exceptions import BudgetExceededError
 from .._record import SESSION_ID, CallRecord, Hold
-from .backends import Backend, open_backend, write
+from .backends import BUSY_TIMEOUT_MS, Backend, open_backend, write
 from .budgets import (
     DEFAULT_HOLD_LEASE_S,
     HOST,
@@ -27,10 +31,11 @@ from .budgets import (
     session_key,
     totals_deltas,
 )
+from .errors import LedgerError
 from .estimates import HISTORY_CALLS, fit_line, percentile
 from .frames import SUMMARY_KEYS, SummaryKey, SummaryState, export_frame, frame
 from .migrations import MIGRATIONS, apply_migrations
-from .paths import MEMORY, default_ledger_path
+from .paths import MEMORY, default_ledger_path, normalise_path
 from .queries import (
     FilterValue,
     and_where,
@@ -40,11 +45,32 @@ from .queries import (
     where_clause,
 )
 from .records import _INSERT_SQL, COLUMNS, encode_row
+from .spool import Spool
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["UsageLedger"]
+
+#: How long a row waits for another connection's write lock before it is spooled (seconds).
+DEFAULT_WRITE_TIMEOUT_S: Final = 0.25
+#: How long a hold waits for the write lock before the call is refused (seconds).
+HOLD_WAIT_S: Final = 2.0
+
+log = logging.getLogger("qolaba_nb.ledger")
+
+# Ledgers of this process, so that rows still spooled get one last chance at exit (they stay
+# on disk for the next process anyway).
+_open_ledgers: weakref.WeakSet[UsageLedger] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for ledger in list(_open_ledgers):
+        if not ledger._closed and ledger._pid == os.getpid() and len(ledger._spool):
+            with suppress(Exception):  # never fail interpreter shutdown
+                ledger._flush_spool(1.0)
+
 
 # Sums of float credits drift by ~1e-16 per term: a budget of 1 must admit ten holds of 0.1.
 _EPSILON = 1e-9
@@ -82,17 +108,23 @@ class UsageLedger:
         *,
         store_text: bool = False,
         hold_lease_s: float = DEFAULT_HOLD_LEASE_S,
+        write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
     ):
         if not (isinstance(hold_lease_s, int | float) and hold_lease_s > 0):
             raise ValueError(f"hold_lease_s must be a number of seconds > 0, not {hold_lease_s!r}")
+        if not (isinstance(write_timeout_s, int | float) and write_timeout_s >= 0):
+            raise ValueError(
+                f"write_timeout_s must be a number of seconds >= 0, not {write_timeout_s!r}"
+            )
         if path is None:
             path = default_ledger_path()
-        self._backend: Backend = open_backend(path)
+        self.path: str = normalise_path(path)
         del path  # a URL may hold a password: not in this frame's locals if connect() fails
-        #: The file, ``":memory:"``, or the PostgreSQL URL with its password masked.
-        self.path: str = self._backend.target
         self.store_text = store_text
         self.hold_lease_s = float(hold_lease_s)
+        self.write_timeout_s = float(write_timeout_s)
+        self._backend: Backend = open_backend(self.path)
+        self._shown = self._backend.target  # what messages show: never a password
         self._dialect = self._backend.dialect
         self._budgets: dict[tuple[str | None, str | None], Budget] = {}
         self._lock = threading.Lock()
@@ -107,10 +139,80 @@ class UsageLedger:
                 dialect=self._dialect,
                 is_missing_table=self._backend.is_missing_table,
             )
-        except BaseException:
-            self._closed = True  # a failed migration must not leave a connection behind
+        except self._backend.error as e:
             self._conn.close()
-            raise
+            raise LedgerError(
+                f"cannot prepare the usage ledger {self._shown}: {e}. Fix: make the file "
+                "writable, or point the ledger elsewhere (UsageLedger(path), QOLABA_NB_LEDGER).",
+                path=self._shown,
+            ) from e
+        self._backend.set_wait(self._conn, self.write_timeout_s)
+        self._new_spool()
+        _open_ledgers.add(self)
+        if self._spool.adopt_orphans():
+            self._start_flusher()
+
+    # ---- the spool: rows that could not be written yet ----------------------------------------
+
+    def _new_spool(self) -> None:
+        self._spool = Spool(self._backend.spool_dir())
+        self._flusher: threading.Thread | None = None
+        self._flusher_stop = threading.Event()
+
+    @property
+    def spooled(self) -> int:
+        """How many calls wait in the spool to be written (see :mod:`qolaba_nb.ledger.spool`)."""
+        return len(self._spool)
+
+    def _flush_spool(self, wait_s: float) -> bool:
+        """Write what the spool holds, waiting at most ``wait_s`` for the lock; True if empty."""
+        items = self._spool.pending()
+        if not items:
+            return True
+        try:
+            self._write(
+                [row for row, _ in items],
+                [h for _, holds in items for h in holds],
+                wait_s=wait_s,
+            )
+        except self._backend.error as e:
+            if not self._backend.is_busy(e):
+                log.warning("the ledger spool could not be written to %s: %s", self._shown, e)
+            return False
+        self._spool.written(len(items))
+        return not len(self._spool)
+
+    def _start_flusher(self) -> None:
+        if self._flusher is not None and self._flusher.is_alive():
+            return
+        self._flusher_stop.clear()
+        self._flusher = threading.Thread(
+            target=self._flush_loop, name="qolaba-ledger-spool", daemon=True
+        )
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        delay = 0.05
+        while not self._flusher_stop.is_set() and not self._closed:
+            if self._flush_spool(self.write_timeout_s):
+                return
+            self._flusher_stop.wait(delay)
+            delay = min(delay * 2, 1.0)
+
+    def flush(self, *, timeout_s: float = BUSY_TIMEOUT_MS / 1000) -> bool:
+        """Write the spooled calls now, waiting at most ``timeout_s`` for the write lock.
+
+        Parameters
+        ----------
+        timeout_s
+            The longest wait for another connection's lock, in seconds.
+
+        Returns
+        -------
+        bool
+            True when nothing is left in the spool (what is left stays on disk for later).
+        """
+        return self._flush_spool(timeout_s)
 
     # ---- connection ------------------------------------------------------------------------
 
@@ -123,18 +225,16 @@ class UsageLedger:
             # explicit). Open our own and abandon, never close, the inherited one: closing it
             # could checkpoint or delete the WAL file under the parent's feet.
             self._inherited = self._conn
-            self._backend.abandon(self._inherited)
             self._conn = self._backend.connect()
+            self._backend.set_wait(self._conn, self.write_timeout_s)
             self._pid = os.getpid()
+            self._new_spool()  # the parent's pending rows are the parent's to write
         elif self._backend.is_broken(self._conn):
             # A server connection lost (restart, network cut, idle timeout): the call that
             # saw it failed; the next one gets a new connection. SQLite never breaks.
             self._conn = self._backend.connect()
+            self._backend.set_wait(self._conn, self.write_timeout_s)
         return self._conn
-
-    def _opened_from(self, path: str | os.PathLike[str]) -> bool:
-        """Whether ``path`` names this ledger's database (see ``default_ledger``)."""
-        return self._backend.same_target(path)
 
     def _after_fork_lock(self) -> None:
         # The parent may have held the lock in another thread at fork time; that thread does
@@ -143,8 +243,16 @@ class UsageLedger:
             self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the database connection. Further use raises ``ValueError``."""
+        """Write what is spooled (waiting a bounded time), then close the connection.
+
+        Further use raises ``ValueError``. Rows still spooled stay on disk and are written by
+        the next process that opens this ledger.
+        """
         self._after_fork_lock()
+        if not self._closed and os.getpid() == self._pid and len(self._spool):
+            self._flusher_stop.set()
+            self._flush_spool(max(self.write_timeout_s, 2.0))
+        self._spool.abandon()
         with self._lock:
             if not self._closed:
                 self._closed = True
@@ -164,14 +272,14 @@ class UsageLedger:
 
     def __repr__(self) -> str:
         if "_conn" not in self.__dict__:  # still opening (a traceback's locals show it)
-            return f"UsageLedger({getattr(self, 'path', '?')!r}, not open)"
+            return f"UsageLedger({getattr(self, '_shown', '?')!r}, not open)"
         if self._closed:
-            return f"UsageLedger({self.path!r}, closed)"
+            return f"UsageLedger({self._shown!r}, closed)"
         try:
             n = self._count()
         except self._backend.error:  # a locked or broken database must not break repr()
-            return f"UsageLedger({self.path!r})"
-        return f"UsageLedger({self.path!r}, {n} call{'s' if n != 1 else ''})"
+            return f"UsageLedger({self._shown!r})"
+        return f"UsageLedger({self._shown!r}, {n} call{'s' if n != 1 else ''})"
 
     def __len__(self) -> int:
         return self._count()
@@ -187,13 +295,23 @@ class UsageLedger:
     def _row(self, rec: CallRecord) -> tuple[Any, ...]:
         return encode_row(rec, store_text=self.store_text)
 
-    def _write(self, rows: Sequence[tuple[Any, ...]], hold_ids: Sequence[int | str]) -> None:
-        """Insert ``rows``, add them to the running totals, drop ``hold_ids``: one transaction."""
+    def _write(
+        self,
+        rows: Sequence[tuple[Any, ...]],
+        hold_ids: Sequence[int | str],
+        *,
+        wait_s: float | None = None,
+    ) -> None:
+        """Insert ``rows``, add them to the running totals, drop ``hold_ids``: one transaction.
+
+        ``wait_s``: the longest wait for another connection's write lock (None: the
+        connection's own, :attr:`write_timeout_s`).
+        """
         d = self._dialect
         deltas = totals_deltas(rows)
         self._after_fork_lock()
-        with self._lock:
-            conn = self._connection()
+        with self._lock, self._waiting(wait_s):
+            conn = self._conn
             with write(conn, d):
                 if len(rows) == 1:
                     conn.execute(d.sql(_INSERT_SQL), rows[0])
@@ -204,8 +322,27 @@ class UsageLedger:
                 for hold_id in hold_ids:
                     conn.execute(d.sql("DELETE FROM holds WHERE id = ?"), (hold_id,))
 
+    @contextmanager
+    def _waiting(self, wait_s: float | None) -> Iterator[None]:
+        """Use the connection with another lock wait for a while; call with the lock held."""
+        conn = self._connection()
+        if wait_s is None or wait_s == self.write_timeout_s:
+            yield
+            return
+        self._backend.set_wait(conn, wait_s)
+        try:
+            yield
+        finally:
+            self._backend.set_wait(conn, self.write_timeout_s)
+
     def record(self, rec: CallRecord, *, hold: Hold | None = None) -> None:
-        """Write one call, committed before this returns.
+        """Write one call: committed before this returns, or spooled and written soon after.
+
+        The write waits at most :attr:`write_timeout_s` for another connection's lock. A row
+        that could not be written in that time is kept in the spool (on disk, see
+        :mod:`qolaba_nb.ledger.spool`) and written by a background thread once the lock is
+        free; while rows wait there, later rows join them without waiting, in order. Nothing
+        is lost, and no call stalls behind a lock.
 
         Parameters
         ----------
@@ -214,12 +351,29 @@ class UsageLedger:
         hold
             The hold :meth:`hold` gave for this call, if any: it is dropped in the same
             transaction that books the call's credit, so the credits never count twice and
-            never go uncounted.
+            never go uncounted (a spooled row keeps its hold until it is written).
         """
-        self._write([self._row(rec)], [hold.id] if hold is not None else [])
+        item = (self._row(rec), [hold.id] if hold is not None else [])
+        self._after_fork_lock()
+        if not len(self._spool):
+            try:
+                self._write([item[0]], item[1])
+                return
+            except self._backend.error as e:
+                if not self._backend.is_busy(e):
+                    raise
+                log.warning(
+                    "the ledger %s is locked by another connection: the call is spooled and "
+                    "will be written when the lock is free",
+                    self._shown,
+                )
+        self._spool.add([item])
+        self._start_flusher()
 
     def record_many(self, recs: Iterable[CallRecord]) -> int:
         """Write many calls in one transaction (all or none); return how many.
+
+        Like :meth:`record`, a write that cannot get the lock in time is spooled (all rows).
 
         Parameters
         ----------
@@ -227,8 +381,18 @@ class UsageLedger:
             The calls, in order.
         """
         rows = [self._row(r) for r in recs]
-        if rows:
-            self._write(rows, [])
+        if not rows:
+            return 0
+        self._after_fork_lock()
+        if not len(self._spool):
+            try:
+                self._write(rows, [])
+                return len(rows)
+            except self._backend.error as e:
+                if not self._backend.is_busy(e):
+                    raise
+        self._spool.add([(row, []) for row in rows])  # all of them, written later in order
+        self._start_flusher()
         return len(rows)
 
     # ---- reading ---------------------------------------------------------------------------
@@ -626,38 +790,56 @@ class UsageLedger:
         budgets = covering(self._budgets.values(), tag)
         if not budgets:
             return None
-        d = self._dialect
         now = time.time()
-        refusal: BudgetExceededError | None = None
         self._after_fork_lock()
-        with self._lock:
-            conn = self._connection()
-            with write(conn, d):
-                self._drop_stale_holds(conn, now)
-                for b in budgets:
-                    spent, held = self._spent_and_held(conn, b, now)
-                    if spent + held + credits > b.credits + _EPSILON:
-                        refusal = exceeded(b, spent, held=held, asked=credits)
-                        break
-                else:
-                    (hold_id,) = conn.execute(
-                        d.sql(
-                            "INSERT INTO holds (credits, tag, session, pid, host, created_at,"
-                            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
-                        ),
-                        (
-                            float(credits),
-                            tag,
-                            SESSION_ID,
-                            os.getpid(),
-                            HOST,
-                            now,
-                            now + self.hold_lease_s,
-                        ),
-                    ).fetchone()
+        try:
+            with self._lock, self._waiting(max(self.write_timeout_s, HOLD_WAIT_S)):
+                hold_id, refusal = self._try_hold(credits, tag, budgets, now)
+        except self._backend.error as e:
+            if not self._backend.is_busy(e):
+                raise
+            raise LedgerError(
+                f"the usage ledger {self._shown} stayed locked by another connection for "
+                f"{max(self.write_timeout_s, HOLD_WAIT_S):g} s, so the budget could not be "
+                "checked. The call was not sent; try again.",
+                path=self._shown,
+            ) from e
         if refusal is not None:
             raise refusal
         return Hold(hold_id, float(credits))
+
+    def _try_hold(
+        self, credits: float, tag: str | None, budgets: list[Budget], now: float
+    ) -> tuple[Any, BudgetExceededError | None]:
+        """Check and reserve in one write transaction; call with the lock held."""
+        d = self._dialect
+        conn = self._conn
+        refusal: BudgetExceededError | None = None
+        hold_id: Any = None
+        with write(conn, d):
+            self._drop_stale_holds(conn, now)
+            for b in budgets:
+                spent, held = self._spent_and_held(conn, b, now)
+                if spent + held + credits > b.credits + _EPSILON:
+                    refusal = exceeded(b, spent, held=held, asked=credits)
+                    break
+            else:
+                (hold_id,) = conn.execute(
+                    d.sql(
+                        "INSERT INTO holds (credits, tag, session, pid, host, created_at,"
+                        " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id"
+                    ),
+                    (
+                        float(credits),
+                        tag,
+                        SESSION_ID,
+                        os.getpid(),
+                        HOST,
+                        now,
+                        now + self.hold_lease_s,
+                    ),
+                ).fetchone()
+        return hold_id, refusal
 
     def _drop_stale_holds(self, conn: Any, now: float) -> None:
         """Delete expired holds and those of this host's dead processes (in a transaction)."""

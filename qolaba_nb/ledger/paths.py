@@ -30,8 +30,7 @@ def _data_dir(platform: str, environ: Mapping[str, str], home: Path) -> Path:
 def default_ledger_path() -> str:
     """The ledger file used when no path is given.
 
-    ``$QOLABA_NB_LEDGER`` when set (``~`` is expanded; ``":memory:"`` and a ``postgresql://``
-    URL, for a ledger shared by a team, are allowed), else
+    ``$QOLABA_NB_LEDGER`` when set (``~`` is expanded; ``":memory:"`` is allowed), else
     ``usage.sqlite`` in the per-user data directory: ``$XDG_DATA_HOME/qolaba_nb`` (default
     ``~/.local/share/qolaba_nb``) on Linux, ``~/Library/Application Support/qolaba_nb`` on macOS,
     ``%LOCALAPPDATA%\\qolaba_nb`` on Windows.
@@ -43,11 +42,9 @@ def default_ledger_path() -> str:
 
 
 def normalise_path(path: str | os.PathLike[str]) -> str:
-    """``path`` as the ledger keeps it: absolute with ``~`` expanded, ``":memory:"``, or a
-    ``postgresql://`` URL as given."""
-    from .postgres import is_postgres_url
-
+    """``path`` as the ledger keeps it: absolute with ``~`` expanded; ``":memory:"`` and
+    database URLs as they are."""
     raw = os.fspath(path)
-    if raw == MEMORY or is_postgres_url(raw):
+    if raw == MEMORY or raw.startswith(("postgresql://", "postgres://")):
         return raw
     return str(Path(raw).expanduser().absolute())

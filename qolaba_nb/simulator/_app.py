@@ -69,7 +69,10 @@ class SimOptions:
     speed: float = 1.0  # multiplies the catalogue's pacing: 0.5 twice as fast, 0 no pauses
     rate_limit: int = 600  # requests per key ...
     rate_window_s: float = 60.0  # ... per sliding window of this many seconds
-    max_log: int = 10_000  # requests_log keeps only the newest entries
+    max_log: int = 10_000  # requests_log keeps only the newest entries ...
+    max_log_bytes: int = 32 * 1024 * 1024  # ... and only as many bodies as fit in this
+    max_body_bytes: int = 8 * 1024 * 1024  # a longer request body is answered 413
+    header_timeout_s: float = 10.0  # a connection whose request headers take longer is closed
 
 
 def _key_id(key: str) -> str:
@@ -84,6 +87,7 @@ class SimState:
         self.options = options
         self.stats = SimStats()
         self.requests_log: list[dict[str, Any]] = []
+        self._log_bytes = 0  # the sizes of the bodies the log holds
         self._key_ids = {_key_id(k) for k in api_keys}
         self._windows: dict[str, deque[float]] = {}
         self._flaky_counts: dict[str, int] = {}
@@ -100,7 +104,23 @@ class SimState:
         self.requests_log.append(entry)
         overflow = len(self.requests_log) - self.options.max_log
         if overflow > self.options.max_log // 10:
+            for old in self.requests_log[:overflow]:
+                self._log_bytes -= old.get("body_bytes", 0)
             del self.requests_log[:overflow]
+
+    def log_body(self, entry: dict[str, Any] | None, body: object, size: int) -> None:
+        """Keep a request's parsed body in its log entry; the oldest bodies are let go so
+        that the log never holds more than ``max_log_bytes`` of them."""
+        if entry is None:
+            return
+        entry["json"], entry["body_bytes"] = body, size
+        self._log_bytes += size
+        for old in self.requests_log:
+            if self._log_bytes <= self.options.max_log_bytes or old is entry:
+                break
+            if old.get("body_bytes"):
+                self._log_bytes -= old["body_bytes"]
+                old["json"], old["body_bytes"] = None, 0
 
     def admit(self, key_id: str) -> None:
         """Sliding-window rate limit per key; raises a 429 ``ApiError`` when over it."""
@@ -759,25 +779,40 @@ def _misbehave(chat: ChatRequest, state: SimState, key_id: str) -> None:
         )
 
 
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, or a 413 ``ApiError`` as soon as it is known to pass ``limit``."""
+    too_large = ApiError(
+        413,
+        f"The request body is larger than {limit:,} bytes.",
+        code="request_too_large",
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large  # refused before a byte of it is read
+    parts: list[bytes] = []
+    size = 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise too_large
+        parts.append(part)
+    return b"".join(parts)
+
+
 async def chat_completions(request: Request) -> Response:
     state = _state(request)
-    raw = await request.body()
     try:
-        body: object = json.loads(raw)
-    except ValueError:  # also covers bytes that are not UTF-8
-        body = None
-        malformed = True
-    else:
-        malformed = False
-    entry = request.scope.get(_LOG_ENTRY_KEY)
-    if entry is not None:
-        entry["json"] = body
-
-    try:
+        # Who is asking, first: a stranger's body is never read, parsed or logged.
         key_id = _authenticate(request)
         state.admit(key_id)
-        if malformed:
-            raise _bad("The request body is not valid JSON.", None, "invalid_json")
+        raw = await _read_body(request, state.options.max_body_bytes)
+        try:
+            body: object = json.loads(raw)
+        except ValueError:  # also covers bytes that are not UTF-8
+            raise _bad("The request body is not valid JSON.", None, "invalid_json") from None
+        except RecursionError:  # nested deeper than Python's parser goes
+            raise _bad("The request body is nested too deeply.", None, "invalid_json") from None
+        state.log_body(request.scope.get(_LOG_ENTRY_KEY), body, len(raw))
         knobs = read_knobs(request.headers, state.options)
         chat = validate(body)
         _misbehave(chat, state, key_id)
@@ -857,10 +892,16 @@ def create_app(
     rate_limit: int = 600,
     rate_window_s: float = 60.0,
     max_log: int = 10_000,
+    max_log_bytes: int = 32 * 1024 * 1024,
+    max_body_bytes: int = 8 * 1024 * 1024,
+    header_timeout_s: float = 10.0,
 ) -> Starlette:
     """The simulator as an ASGI app. ``app.state.sim`` holds its stats and request log.
 
-    ``api_key`` and every key in ``api_keys`` are accepted. See ``SimOptions`` for the rest.
+    ``api_key`` and every key in ``api_keys`` are accepted. See ``SimOptions`` for the rest:
+    ``max_body_bytes`` bounds one request body (413 past it), ``max_log`` and
+    ``max_log_bytes`` bound the request log (entries, and the bodies they keep), and
+    ``header_timeout_s`` is how long a connection may take to send its request headers.
     """
     if speed < 0:
         raise ValueError("speed must be >= 0")
@@ -873,6 +914,9 @@ def create_app(
         rate_limit=rate_limit,
         rate_window_s=rate_window_s,
         max_log=max_log,
+        max_log_bytes=max_log_bytes,
+        max_body_bytes=max_body_bytes,
+        header_timeout_s=header_timeout_s,
     )
     state = SimState([api_key, *api_keys], options)
     routes = []

@@ -10,8 +10,10 @@ import time
 from types import TracebackType
 from typing import Any
 
+import h11
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._app import DEFAULT_API_KEY, SimState, SimStats, create_app, install_log_filter
 
@@ -33,9 +35,55 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _HeaderTimeoutProtocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for the request headers.
+
+    uvicorn has none: a client that sends half its headers (or nothing) holds the connection
+    for ever. Here the clock starts when a connection opens, or when the first byte of a next
+    request arrives on a kept-alive one, and stops once the headers are complete.
+    """
+
+    header_timeout_s = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._header_timer is None and self.conn.their_state is h11.IDLE:
+            self._arm()
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the headers are in
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
 def make_server(app: Starlette, *, foreground: bool = False) -> uvicorn.Server:
+    protocol = type(
+        "HeaderTimeoutProtocol",
+        (_HeaderTimeoutProtocol,),
+        {"header_timeout_s": app.state.sim.options.header_timeout_s},
+    )
     config = uvicorn.Config(
         app,
+        http=protocol,
         log_level="warning",
         access_log=False,
         lifespan="off",

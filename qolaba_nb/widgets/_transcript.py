@@ -157,6 +157,9 @@ class Transcript(anywidget.AnyWidget):
     _css = static_text("transcript.css") + highlight_css()
 
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
+    #: Give user messages Edit/Delete and assistant messages Copy/Regenerate buttons (a
+    #: message's own ``actions`` key overrides: "prompt", "reply" or "none").
+    actions = traitlets.Bool(False).tag(sync=True)
 
     def __init__(self, *, flush_interval: float = FLUSH_INTERVAL, **kwargs: Any) -> None:
         super().__init__(**kwargs)

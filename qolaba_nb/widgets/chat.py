@@ -262,7 +262,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             layout=w.Layout(width="100%", height="48px"),
         )
         self.params = ParamControls(params, on_change=self._update_controls)
-        self.transcript = Transcript()
+        self.transcript = Transcript(actions=True)
         self.prompt = PromptInput(
             placeholder="Message: Enter sends, Shift+Enter adds a line, Up edits the last one",
             label="Message",
@@ -377,7 +377,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             views = [dict(v) for e in turn.entries() for v in e.views]
             alt = self._alt_label(turn)
             if alt and views:
-                replies = [v for v in views if v.get("actions") == "reply"]
+                replies = [v for v in views if v["role"] == "assistant"]
                 (replies[-1] if replies else views[0])["alt"] = alt
             out += views + [dict(n) for n in turn.notes]
         return out
@@ -391,10 +391,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         return {
             "id": self.transcript.next_id(),
             "role": "user",
-            "label": "You",
             "html": render_plain(shown),
-            "actions": "prompt",
-        }
+        }  # the front end labels it "You" and gives it Edit and Delete (transcript.actions)
 
     # ------------------------------------------------------------------ public API
 
@@ -960,8 +958,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 "label": info.model if info else "assistant",
                 "html": render_markdown(text or ("…" if status != "ok" else "")),
                 "status": status,
-                "actions": "reply",
-            }
+            }  # Copy and Regenerate: the front end's default for an assistant message
             if info is not None:
                 view["meta"] = _reply_line(info)
             if entry.reasoning:

@@ -109,7 +109,7 @@ def shell(sim: Simulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def shown(ip: Any, line: str, cell: str) -> str:
     with capture_output() as cap:
         ip.run_cell_magic("chat", line, cell)
-    return str(cap.outputs[-1].data["text/markdown"])
+    return str(cap.outputs[-1].data["text/html"])
 
 
 def test_chat_magic_shows_what_is_left_and_the_refusal(shell: Any, sim: Simulator) -> None:
@@ -118,7 +118,7 @@ def test_chat_magic_shows_what_is_left_and_the_refusal(shell: Any, sim: Simulato
     )
     shell.user_ns["budgeted"] = client
     out = shown(shell, f"-c budgeted -m {CHEAP} --max-tokens 40", "Hi")
-    assert out.endswith("<sub>budget: 0.084 of 0.15 credits left</sub>")
+    assert out.endswith("<sub>budget: 0.084 of 0.15 credits left</sub></div></div>")
     shown(shell, "--max-tokens 40", "Again")  # the same client from now on
     out = shown(shell, "--max-tokens 40", "And again")
     assert "BudgetExceededError" in out and "Client budget of 0.15 credits: 0.132 spent" in out

@@ -56,7 +56,7 @@ async def test_pointwise_scores_every_ok_reply_from_its_text(
     assert scored.loc[ok, "judge_reason"].str.len().gt(0).all()
     # the verdict is tied to the reply it judges, and deterministic
     for row in scored[ok].itertuples():
-        assert row.judge_score == _judge.score(row.prompt, row.text)
+        assert row.judge_score == _judge.score(str(row.prompt), str(row.text))
     again = await ajudge(replies, model=JUDGE, client=client)
     pd.testing.assert_series_equal(again["judge_score"], scored["judge_score"])
 

@@ -62,7 +62,9 @@ def test_a_ledger_budget_stops_the_next_call_and_spending_shows_at_once(sim: Sim
     ledger = UsageLedger(":memory:")
     ledger.set_budget(0.01, tag="demo")
     with q.Client(sim.api_key, sim.base_url, ledger=ledger, tag="demo") as client:
-        client.chat("Hello", model="openai/gpt-4o")
+        # An empty ledger would reserve 1 credit, which 0.01 cannot hold: reserve less, so
+        # this call is sent (and costs more than it reserved).
+        client.chat("Hello", model="openai/gpt-4o", reserve_credits=0.005)
         spent, _ = ledger.spent(tag="demo")
         assert spent > 0.01
         before = sim.stats.requests

@@ -62,6 +62,7 @@ def test_ten_holds_of_a_tenth_fill_a_budget_of_one(ledger: UsageLedger) -> None:
     for h in holds:
         assert h is not None
         ledger.release(h)
+    assert holds[0] is not None
     ledger.release(holds[0])  # twice: harmless
     assert ledger.budget_remaining() == pytest.approx((1.0, 1.0))
 
@@ -191,6 +192,57 @@ def test_two_processes_at_concurrency_16_never_exceed_a_shared_budget(ledger_tar
     # Not a trivially safe run: the budget was filled to within one hold per thread.
     assert spent >= budget - 32 * hold
     assert spent == pytest.approx(n * cost)
+
+
+@pytest.mark.integration
+def test_two_client_processes_at_concurrency_16_never_exceed_a_shared_ledger_budget(
+    tmp_path: Path,
+) -> None:
+    """The same guarantee through the client: AsyncClient reserve -> hold -> record(hold=)."""
+    from qolaba_nb.simulator import Simulator
+
+    db = tmp_path / "clients.sqlite"
+    UsageLedger(db).close()
+    budget, reserve = 1.0, 0.015  # a "hi" to sim/echo costs about 0.01: never more
+    spender = Path(__file__).with_name("client_spender_proc.py")
+    with Simulator(speed=0) as sim:
+        procs = []
+        for _ in range(2):
+            cmd = [sys.executable, str(spender), str(db), str(budget), "16", str(reserve)]
+            p = subprocess.Popen(
+                [*cmd, sim.base_url, sim.api_key],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=subprocess_env(),
+            )
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+            procs.append(p)
+        try:
+            for p in procs:
+                assert p.stdin is not None
+                p.stdin.write("go\n")
+                p.stdin.flush()
+            outs = [p.communicate(timeout=180) for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
+                p.wait(timeout=10)
+    calls = []
+    for (out, err), p in zip(outs, procs, strict=True):
+        assert p.returncode == 0, err
+        _, n, refused = out.split()
+        assert int(refused) == 16
+        calls.append(int(n))
+    with UsageLedger(db) as ledger:
+        df = ledger.to_dataframe()
+        spent, _ = ledger.spent(session="all")
+        assert ledger.holds() == []
+    assert len(df) == sum(calls) and all(c > 0 for c in calls)
+    assert df["session"].nunique() == 2 and (df["credit"] <= reserve).all()
+    assert spent <= budget + 1e-9
+    assert spent >= budget - 32 * reserve  # filled up to what the calls in flight held
 
 
 # ---- replayed and estimated calls ---------------------------------------------------------

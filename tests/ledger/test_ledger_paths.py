@@ -88,3 +88,17 @@ def test_importing_qolaba_nb_ledger_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_database_url_stays_a_url_and_its_password_is_masked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qolaba_nb.ledger.backends import is_url, mask_url
+    from qolaba_nb.ledger.paths import normalise_path
+
+    url = "postgresql://team:s3cret@db.example:5432/usage"
+    monkeypatch.setenv("QOLABA_NB_LEDGER", url)
+    assert default_ledger_path() == normalise_path(url) == url and is_url(url)
+    assert mask_url(url) == "postgresql://team:***@db.example:5432/usage"
+    assert mask_url("postgresql://team@db/usage") == "postgresql://team@db/usage"
+    assert not is_url("/tmp/usage.sqlite")

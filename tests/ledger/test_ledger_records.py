@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -260,19 +261,22 @@ def test_filters_combine(varied: UsageLedger) -> None:
 @pytest.mark.parametrize(
     "since",
     [
-        "3h",
-        "180min",
-        pd.Timedelta(hours=3),
-        timedelta(hours=3),
-        datetime.now(UTC) - timedelta(hours=3),
-        (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
-        (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None),  # naive: UTC
-        pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3),
+        lambda: "3h",
+        lambda: "180min",
+        lambda: pd.Timedelta(hours=3),
+        lambda: timedelta(hours=3),
+        # Absolute moments are taken when the test runs, not when it is collected: a long
+        # suite would otherwise move them minutes into the past.
+        lambda: datetime.now(UTC) - timedelta(hours=3),
+        lambda: (datetime.now(UTC) - timedelta(hours=3)).isoformat(),
+        lambda: (datetime.now(UTC) - timedelta(hours=3)).replace(tzinfo=None),  # naive: UTC
+        lambda: pd.Timestamp.now(tz="UTC") - pd.Timedelta(hours=3),
     ],
+    ids=["3h", "180min", "pd.Timedelta", "timedelta", "datetime", "iso", "naive", "pd.Timestamp"],
 )
-def test_filter_since(varied: UsageLedger, since: object) -> None:
+def test_filter_since(varied: UsageLedger, since: Callable[[], object]) -> None:
     # Ages are i hours + 1 minute: the last 3 hours hold calls 0, 1, 2.
-    assert _ids(varied.to_dataframe(since=since)) == {0, 1, 2}  # type: ignore[arg-type]
+    assert _ids(varied.to_dataframe(since=since())) == {0, 1, 2}  # type: ignore[arg-type]
 
 
 def test_filter_since_date_string(ledger: UsageLedger, make_rec: RecordFactory) -> None:

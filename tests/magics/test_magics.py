@@ -71,10 +71,10 @@ def test_the_conversation_continues_until_new(shell: Any, sim: Simulator) -> Non
 
 
 def markdown_shown(ip: Any, line: str, cell: str) -> str:
-    """The last Markdown the magic displayed (updates included)."""
+    """The last HTML the magic displayed (updates included)."""
     with capture_output() as cap:
         ip.run_cell_magic("chat", line, cell)
-    return str(cap.outputs[-1].data["text/markdown"])
+    return str(cap.outputs[-1].data["text/html"])
 
 
 def test_errors_show_in_the_output_not_as_a_traceback(shell: Any) -> None:

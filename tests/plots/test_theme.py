@@ -21,7 +21,7 @@ def figure() -> Figure:
 def test_theme_figure_is_transparent_with_grey_text() -> None:
     fig = plots.theme_figure(figure())
     ax = fig.axes[0]
-    assert fig.patch.get_alpha() == 0.0 and ax.get_facecolor()[3] == 0.0
+    assert fig.patch.get_alpha() == 0.0 and tuple(ax.get_facecolor())[3] == 0.0
     grey = (140 / 255, 140 / 255, 140 / 255, 1.0)
     assert ax.yaxis.label.get_color() == plots.THEME_GREY
     assert all(tuple(s.get_edgecolor()) == grey for s in ax.spines.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qolaba_nb.ledger.postgres import is_postgres_url, redact_url
+from qolaba_nb.ledger._postgres import is_postgres_url, redact_url
 
 
 @pytest.mark.parametrize(

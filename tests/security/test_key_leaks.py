@@ -265,3 +265,35 @@ def test_the_key_is_not_in_the_client_repr_nor_in_its_attributes() -> None:
     with q.Client(KEY, "http://qolaba.test", ledger=False) as c:
         shown = repr(c) + str(c) + repr(c._request_headers()) + repr(vars(c))
     assert_clean(shown, "the client or its attributes")
+
+
+async def test_the_chat_panel_error_card_never_holds_an_echoed_key() -> None:
+    import json as _json
+
+    from qolaba_nb.widgets import ChatPanel
+    from tests.widgets.conftest import all_widgets
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        auth = request.headers["authorization"]
+        chunk = {"choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+        events = [
+            f"data: {_json.dumps(chunk)}\n\n",
+            f"data: {_json.dumps({'error': {'message': f'proxy saw {auth}'}})}\n\n",
+        ]
+        return httpx.Response(
+            200, content="".join(events).encode(), headers={"content-type": "text/event-stream"}
+        )
+
+    client = q.AsyncClient(
+        KEY, "http://qolaba.test", transport=httpx.MockTransport(handler), ledger=False
+    )
+    panel = ChatPanel(client, model="openai/gpt-4o")
+    try:
+        with pytest.raises(q.StreamError):
+            await panel.send("hi")
+        state = "\n".join(_json.dumps(wd.get_state(), default=str) for wd in all_widgets(panel))
+        assert "proxy saw" in state  # the error card is there ...
+        assert_clean(state, "the panel's widget state")  # ... without the key
+    finally:
+        panel.close()
+        await client.aclose()

@@ -439,7 +439,7 @@ async def test_python_tools_run_and_the_model_gets_their_result(
     assert convo[2]["tool_call_id"] == call["id"]
     assert json.loads(convo[2]["content"])["temperature"] == 21
     assert "The tool returned" in reply.text
-    labels = [m["label"] for m in panel.transcript.messages]
+    labels = [m.get("label") for m in panel.transcript.messages]
     assert "tool call · lookup" in labels and "tool result · lookup" in labels
     assert len(ledger) == 2
 

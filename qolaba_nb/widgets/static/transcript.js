@@ -1,8 +1,9 @@
 // The front end of qolaba_nb's Transcript widget (an anywidget ES module, no build step).
 //
 // Inputs:
-//  * the `messages` trait: finished messages, each {id, role, label, html, meta, status,
-//    actions?, alt?, reasoning?, reasoning_label?}. `html` and `reasoning` were rendered by the
+//  * the `messages` trait: finished messages, each {id, role, html, label?, meta?, status?,
+//    actions?, alt?, reasoning?, reasoning_label?}; the `actions` trait (bool) gives user and
+//    assistant messages their buttons by default. `html` and `reasoning` were rendered by the
 //    kernel's safe Markdown renderer (raw HTML escaped, no images, safe links only), so they
 //    are safe to insert; every other field is plain text and goes in through textContent.
 //  * custom messages. Applied once per model (in initialize), to the model's own copy of
@@ -115,10 +116,14 @@ function render({ model, el }) {
   let live = null;
 
   const act = (action, id, extra = {}) => model.send({ event: "action", action, id, ...extra });
+  // The buttons a message gets: its own `actions`, else the transcript's default by role.
+  const kindOf = (msg) =>
+    msg.actions || (model.get("actions") ? { user: "prompt", assistant: "reply" }[msg.role] : "");
 
   function actionsNode(msg) {
     const bar = div("qnb-actions");
-    if (msg.actions === "reply") {
+    const kind = kindOf(msg);
+    if (kind === "reply") {
       const copy = button("Copy reply", "Copy", async () => {
         const token = `${msg.id}-${Math.random().toString(36).slice(2)}`;
         const text = new Promise((resolve) => copies.set(token, resolve));
@@ -130,7 +135,7 @@ function render({ model, el }) {
       bar.appendChild(
         button("Regenerate reply", "↻ Regenerate", () => act("regenerate", msg.id), "qnb-regen"),
       );
-    } else if (msg.actions === "prompt") {
+    } else if (kind === "prompt") {
       bar.appendChild(button("Edit message", "Edit", () => act("edit", msg.id)));
       bar.appendChild(
         button("Delete message and its reply", "Delete", () => act("delete", msg.id)),
@@ -155,9 +160,10 @@ function render({ model, el }) {
     const root = div(`qnb-msg qnb-role-${msg.role}`);
     if (msg.status) root.classList.add(`qnb-status-${msg.status}`);
     root.dataset.id = msg.id;
-    if (msg.label) {
+    const labelText = msg.label || (msg.role === "user" && model.get("actions") ? "You" : "");
+    if (labelText) {
       const label = div("qnb-label");
-      label.textContent = msg.label;
+      label.textContent = labelText;
       if (msg.status && msg.status !== "ok") {
         const badge = document.createElement("span");
         badge.className = "qnb-badge";
@@ -185,7 +191,7 @@ function render({ model, el }) {
       meta.textContent = msg.meta;
       root.appendChild(meta);
     }
-    if (msg.actions || msg.alt) root.appendChild(actionsNode(msg));
+    if (kindOf(msg) || msg.alt) root.appendChild(actionsNode(msg));
     return root;
   }
 
@@ -256,7 +262,7 @@ function render({ model, el }) {
       }
       if (list.children[i] !== entry.node) list.insertBefore(entry.node, list.children[i] || null);
       entry.node.classList.remove("qnb-last-reply");
-      if (msg.actions === "reply") lastReply = entry.node;
+      if (kindOf(msg) === "reply") lastReply = entry.node;
     });
     if (lastReply) lastReply.classList.add("qnb-last-reply"); // only it offers Regenerate
     if (live && shown.has(live.id)) dropLive();

@@ -25,11 +25,13 @@ import contextlib
 import os
 import re
 import zlib
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .._config import Secret, redact
 from .backends import Dialect
+from .errors import LedgerError
 
 __all__ = ["POSTGRESQL", "PostgresBackend", "is_postgres_url", "redact_url"]
 
@@ -129,7 +131,10 @@ class PostgresBackend:
             return psycopg.connect(self._url.get(), autocommit=True, **self._params)
         except psycopg.Error as e:
             # from None: the original carries the URL in its traceback's locals.
-            raise type(e)(f"cannot open the ledger {self.target}: {self._clean(e)}") from None
+            raise LedgerError(
+                f"cannot open the usage ledger {self.target}: {self._clean(e)}",
+                path=self.target,
+            ) from None
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, _psycopg().errors.UndefinedTable)
@@ -138,8 +143,18 @@ class PostgresBackend:
         """Whether ``conn`` was lost (server restart, network cut): open a new one then."""
         return bool(conn.closed)
 
-    def same_target(self, path: str | os.PathLike[str]) -> bool:
-        return os.fspath(path) == self._url.get()
+    def is_busy(self, exc: Exception) -> bool:
+        """A lock wait longer than :meth:`set_wait` allowed (``lock_timeout``, 55P03)."""
+        return isinstance(exc, _psycopg().errors.LockNotAvailable)
+
+    def set_wait(self, conn: Any, seconds: float) -> None:
+        # lock_timeout bounds every lock wait, the advisory lock included; 0 would mean
+        # "wait forever" in PostgreSQL, so "do not wait" is 1 ms.
+        conn.execute(f"SET lock_timeout = {max(int(seconds * 1000), 1)}")
+
+    def spool_dir(self) -> Path | None:
+        # No file to put a spool beside: rows waiting for the lock stay in memory.
+        return None
 
     def abandon(self, conn: Any) -> None:
         """Forget a connection inherited from the parent process, leaving its session alone.
