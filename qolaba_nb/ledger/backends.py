@@ -133,6 +133,10 @@ class Backend(Protocol):
         """Where rows that could not be written yet are kept (None: in memory only)."""
         ...
 
+    def is_broken(self, conn: Any) -> bool:
+        """Whether ``conn`` was lost and a new one must be opened."""
+        ...
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -215,6 +219,9 @@ class SQLiteBackend:
 
     def spool_dir(self) -> Path | None:
         return None if self.path == MEMORY else Path(self.path + ".spool")
+
+    def is_broken(self, conn: Any) -> bool:
+        return False
 
 
 #: Targets that are database URLs rather than SQLite files.

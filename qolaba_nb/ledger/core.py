@@ -120,6 +120,7 @@ class UsageLedger(ComparisonStore):
         if path is None:
             path = default_ledger_path()
         self.path: str = normalise_path(path)
+        del path  # a URL may hold a password: not in this frame's locals if connect() fails
         self.store_text = store_text
         self.hold_lease_s = float(hold_lease_s)
         self.write_timeout_s = float(write_timeout_s)
@@ -229,6 +230,11 @@ class UsageLedger(ComparisonStore):
             self._backend.set_wait(self._conn, self.write_timeout_s)
             self._pid = os.getpid()
             self._new_spool()  # the parent's pending rows are the parent's to write
+        elif self._backend.is_broken(self._conn):
+            # A server connection lost (restart, network cut, idle timeout): the call that
+            # saw it failed; the next one gets a new connection. SQLite never breaks.
+            self._conn = self._backend.connect()
+            self._backend.set_wait(self._conn, self.write_timeout_s)
         return self._conn
 
     def _after_fork_lock(self) -> None:
@@ -266,6 +272,8 @@ class UsageLedger(ComparisonStore):
         self.close()
 
     def __repr__(self) -> str:
+        if "_conn" not in self.__dict__:  # still opening (a traceback's locals show it)
+            return f"UsageLedger({getattr(self, '_shown', '?')!r}, not open)"
         if self._closed:
             return f"UsageLedger({self._shown!r}, closed)"
         try:

@@ -104,7 +104,7 @@ def fill_totals(db: Schema) -> None:
                    COALESCE(SUM(cost), 0),
                    MAX(CASE WHEN credit_source = 'reported' THEN credit END)
             FROM calls WHERE (credit IS NOT NULL OR cost IS NOT NULL) AND replayed = 0{extra}
-            GROUP BY {ss}, {st}
+            GROUP BY 1, 2  -- by position: PostgreSQL refuses constants as keys
             """
         )
 

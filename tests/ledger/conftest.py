@@ -34,8 +34,24 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         ledger_mod._default = None
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def ledger_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's ledger lives: a new SQLite file, or a new database on the test
+    PostgreSQL server (tests/_postgres.py). Tests that take it run once for each."""
+    if request.param == "sqlite":
+        return str(tmp_path / "usage.sqlite")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[UsageLedger]:
+def ledger(ledger_target: str) -> Iterator[UsageLedger]:
+    with UsageLedger(ledger_target) as led:
+        yield led
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> Iterator[UsageLedger]:
+    """A file ledger, for the tests of what only SQLite has (WAL, pragmas, the file)."""
     with UsageLedger(tmp_path / "usage.sqlite") as led:
         yield led
 
@@ -62,6 +78,8 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
-def writer_cmd(db: Path, n: int, tag: str, *, delay: float = 0.0, wait: bool = False) -> list[str]:
+def writer_cmd(
+    db: str | Path, n: int, tag: str, *, delay: float = 0.0, wait: bool = False
+) -> list[str]:
     cmd = [sys.executable, str(WRITER), str(db), str(n), tag, str(delay)]
     return [*cmd, "wait"] if wait else cmd

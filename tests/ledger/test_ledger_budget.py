@@ -20,7 +20,7 @@ def test_is_a_ledger_like(ledger: UsageLedger) -> None:
 
 
 def test_spent_reads_the_database_at_once(
-    tmp_path: Path, ledger: UsageLedger, make_rec: RecordFactory
+    ledger_target: str, ledger: UsageLedger, make_rec: RecordFactory
 ) -> None:
     assert ledger.spent() == (0.0, 0.0)
     ledger.record(make_rec(credit=1.5, cost=0.015))
@@ -28,8 +28,8 @@ def test_spent_reads_the_database_at_once(
     ledger.record(make_rec(credit=0.25, cost=None, tag="t"))
     assert ledger.spent() == pytest.approx((1.75, 0.015))
     assert ledger.spent(tag="t") == pytest.approx((0.25, 0.0))
-    # Another ledger object (another client) on the same file sees the same spending.
-    with UsageLedger(ledger.path) as other:
+    # Another ledger object (another client) on the same database sees the same spending.
+    with UsageLedger(ledger_target) as other:
         other.record(make_rec(credit=1.0, cost=0.01))
         assert other.spent() == pytest.approx((2.75, 0.025))
     assert ledger.spent() == pytest.approx((2.75, 0.025))
@@ -135,10 +135,12 @@ def test_set_budget_replace_remove_and_validate(
             ledger.set_budget(bad)
 
 
-def test_budgets_live_in_the_object(ledger: UsageLedger, make_rec: RecordFactory) -> None:
+def test_budgets_live_in_the_object(
+    ledger_target: str, ledger: UsageLedger, make_rec: RecordFactory
+) -> None:
     ledger.set_budget(1)
     ledger.record(make_rec(credit=2.0))
-    with UsageLedger(ledger.path) as other:
+    with UsageLedger(ledger_target) as other:
         other.check_budget()  # no budget set on this object
         other.set_budget(1)
         with pytest.raises(BudgetExceededError):

@@ -70,9 +70,9 @@ def test_several_ledger_objects_on_one_file(tmp_path: Path, make_rec: RecordFact
             led.close()
 
 
-def test_two_processes_write_at_once(tmp_path: Path) -> None:
-    # The file does not exist yet: both processes also race to create and migrate it.
-    db = tmp_path / "two.sqlite"
+def test_two_processes_write_at_once(ledger_target: str) -> None:
+    # The file (or database) is new: both processes also race to create and migrate it.
+    db = ledger_target
     n = 500
     procs = [
         subprocess.Popen(

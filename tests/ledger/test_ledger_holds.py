@@ -97,8 +97,8 @@ def test_the_tightest_budget_decides(ledger: UsageLedger, make_rec: RecordFactor
         ledger.hold(1.6)
 
 
-def test_an_expired_hold_no_longer_locks_the_budget(tmp_path: Path) -> None:
-    path = tmp_path / "lease.sqlite"
+def test_an_expired_hold_no_longer_locks_the_budget(ledger_target: str) -> None:
+    path = ledger_target
     with UsageLedger(path, hold_lease_s=0.2) as a, UsageLedger(path) as b:
         a.set_budget(1.0, session="all")
         b.set_budget(1.0, session="all")
@@ -119,7 +119,7 @@ def test_holds_validate_their_arguments(tmp_path: Path, ledger: UsageLedger) -> 
         UsageLedger(tmp_path / "x.sqlite", hold_lease_s=0)
 
 
-def _start_holder(db: Path, *args: object) -> subprocess.Popen[str]:
+def _start_holder(db: str, *args: object) -> subprocess.Popen[str]:
     cmd = [sys.executable, str(HOLDER), str(db), *map(str, args)]
     proc = subprocess.Popen(
         cmd,
@@ -134,8 +134,8 @@ def _start_holder(db: Path, *args: object) -> subprocess.Popen[str]:
     return proc
 
 
-def test_a_process_killed_while_holding_frees_its_hold(tmp_path: Path) -> None:
-    db = tmp_path / "killed.sqlite"
+def test_a_process_killed_while_holding_frees_its_hold(ledger_target: str) -> None:
+    db = ledger_target
     UsageLedger(db).close()
     proc = _start_holder(db, 1.0, 1, 1.0, 0, "sleep")
     try:
@@ -160,9 +160,9 @@ def test_a_process_killed_while_holding_frees_its_hold(tmp_path: Path) -> None:
                 stream.close()
 
 
-def test_two_processes_at_concurrency_16_never_exceed_a_shared_budget(tmp_path: Path) -> None:
+def test_two_processes_at_concurrency_16_never_exceed_a_shared_budget(ledger_target: str) -> None:
     """The guarantee: each call costs no more than its hold, so the total stays in budget."""
-    db = tmp_path / "shared.sqlite"
+    db = ledger_target
     UsageLedger(db).close()
     budget, hold, cost = 20.0, 0.05, 0.04
     procs = [_start_holder(db, budget, 16, hold, cost, "spend") for _ in range(2)]

@@ -133,13 +133,13 @@ def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyP
         conn.close()
 
 
-def test_file_ledger_uses_wal_and_busy_timeout(ledger: UsageLedger) -> None:
-    conn = ledger._conn
+def test_file_ledger_uses_wal_and_busy_timeout(sqlite_ledger: UsageLedger) -> None:
+    conn = sqlite_ledger._conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # A bounded wait for another connection's lock: a row that cannot be written in that time
     # is spooled (issue 10), never stalls the call for 30 s.
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == ledger.write_timeout_s * 1000
-    assert 0 < ledger.write_timeout_s <= 1
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == sqlite_ledger.write_timeout_s * 1000
+    assert 0 < sqlite_ledger.write_timeout_s <= 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
 
 
