@@ -88,7 +88,9 @@ class BudgetMeter(w.HTML):  # type: ignore[misc]
         return self.status
 
 
-def estimate_text(client: _BaseClient, models: Sequence[str], *, prompts: int = 1) -> str:
+def estimate_text(
+    client: _BaseClient, models: Sequence[str], *, prompts: int = 1, name_models: bool = True
+) -> str:
     """What a comparison will cost, from the ledger's history, in one line.
 
     Parameters
@@ -99,6 +101,9 @@ def estimate_text(client: _BaseClient, models: Sequence[str], *, prompts: int = 
         The models of the comparison.
     prompts
         Prompts sent to each model.
+    name_models
+        Name the models without history. False in a blind comparison, where the line counts
+        them instead, so that no model name shows before the vote.
 
     Returns
     -------
@@ -125,5 +130,8 @@ def estimate_text(client: _BaseClient, models: Sequence[str], *, prompts: int = 
             f"from {past} past call{'s' if past != 1 else ''}"
         )
     if unknown:
-        parts.append(f"no history for {', '.join(unknown)}")
+        if name_models:
+            parts.append(f"no history for {', '.join(unknown)}")
+        else:
+            parts.append(f"no history for {len(unknown)} of the {len(frame)} models")
     return "; ".join(parts)

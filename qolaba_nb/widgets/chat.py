@@ -259,7 +259,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self.system_box = w.Textarea(
             value=system or "",
             placeholder="System prompt (optional)",
-            layout=w.Layout(width="100%", height="48px"),
+            layout=w.Layout(width="auto", height="48px"),  # 100% plus its margin overflows
         )
         self.params = ParamControls(params, on_change=self._update_controls)
         self.transcript = Transcript(actions=True)

@@ -223,13 +223,17 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         )
         self.report_path = "compare-report.html"
         self.vote_bar = w.HBox(
-            [self.tie_button, self.bad_button, self.rank_button, self.report_button]
+            [self.tie_button, self.bad_button, self.rank_button, self.report_button],
+            layout=w.Layout(flex_flow="row wrap"),
         )
         self.vote_bar.add_class("qnb-vote-bar")
         self.prompt_shown = w.HTML()
         self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
         self.estimate_line = w.HTML()  # what "Send to all" will cost, from the ledger
-        self.columns_box = w.HBox(layout=w.Layout(width="100%", align_items="flex-start"))
+        # Columns wrap onto new rows when the notebook is too narrow for them side by side.
+        self.columns_box = w.HBox(
+            layout=w.Layout(width="100%", align_items="flex-start", flex_flow="row wrap")
+        )
         self.summary = w.HTML()
         self.status = w.HTML()
 
@@ -557,7 +561,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         """The meter and the estimate of the next "Send to all", read again."""
         self.meter.refresh()
         try:
-            line = estimate_text(self.client, self.models)
+            line = estimate_text(self.client, self.models, name_models=not self.blind)
         except Exception as err:  # a ledger that cannot answer must not break the panel
             line = f"no estimate ({type(err).__name__})"
         self.estimate_line.value = status_html(f"Estimate: {line}" if line else "")

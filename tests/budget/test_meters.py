@@ -87,6 +87,15 @@ async def test_the_compare_panel_shows_the_meter_and_the_estimate_before_sending
         await client.aclose()
 
 
+def test_a_blind_compare_panel_estimate_names_no_model(sim: Simulator) -> None:
+    with UsageLedger(":memory:") as ledger:
+        client = q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger, budget_credits=1)
+        panel = ComparePanel([CHEAP, "sim/echo"], client=client, blind=True)
+        line = panel.estimate_line.value
+        assert "no history for 2 of the 2 models" in line
+        assert CHEAP not in line and "sim/echo" not in line
+
+
 async def test_a_compare_panel_column_refused_by_the_budget_says_so(sim: Simulator) -> None:
     client = q.AsyncClient(
         sim.api_key, sim.base_url, ledger=False, budget_credits=0.1, reserve_credits=0.07
