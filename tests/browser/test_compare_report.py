@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from _lab import Lab, open_notebook, output_locator, run_all, screenshot, write_notebook
-from playwright.sync_api import Browser, Page, Request, expect
+from playwright.sync_api import Browser, Dialog, Page, Request, expect
 
 MODELS = ["openai/gpt-4o", "google/gemini-2.5-flash", "deepseek/deepseek-chat"]
 NAMES = ["gpt-4o", "gemini", "deepseek", "openai", "google"]
@@ -112,7 +112,12 @@ def _open_offline(browser: Browser, report: Path) -> None:
         ),
     )
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     try:
         page.goto(report.as_uri())
         page.wait_for_load_state("load")

@@ -29,7 +29,7 @@ class _Pixels(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def pixel_server() -> Iterator[tuple[str, list[str]]]:
     """A loopback server that counts every fetch: a reply's image would show up here."""
-    hits: ClassVar[list[str]] = []
+    hits: list[str] = []
     handler = type("Pixels", (_Pixels,), {"hits": hits})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
