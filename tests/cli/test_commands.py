@@ -29,7 +29,10 @@ from .labproc import (
 )
 
 LAB = [sys.executable, "-m", "qolaba_nb", "lab"]
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="checks child processes through /proc, which only Linux has",
+)
 
 
 def start_lab(tmp_path: Path, *args: str, ignore_sigint: bool = False) -> LabProcess:

@@ -36,7 +36,10 @@ HEADLESS = "01_quickstart.ipynb"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"),
+        reason="checks child processes through /proc, which only Linux has",
+    ),
 ]
 
 # Run by the installed venv's Python: nbclient comes with JupyterLab (jupyter_server ->
