@@ -102,8 +102,11 @@ def _cell(row: dict[Any, Any]) -> str:
         error = row.get("error")
         detail = f": {error}" if isinstance(error, str) and error else ""
         parts.append(f'<div class="status-bad">{escape_html(status + detail)}</div>')
+    credit = _num(row.get("credit"), ".4g", " credits")
+    if row.get("credit_source") == "estimated":
+        credit += " (estimated)"
     stats = (
-        f"{_num(row.get('credit'), '.4g', ' credits')} · ${_num(row.get('cost'), '.6f')} · "
+        f"{credit} · ${_num(row.get('cost'), '.6f')} · "
         f"{_num(row.get('latency_s'), '.2f', ' s')} · TTFT {_num(row.get('ttft_s'), '.2f', ' s')}"
     )
     parts.append(f'<div class="stats">{escape_html(stats)}</div>')

@@ -132,12 +132,18 @@ class _Column:
             )
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
-            f"{_fmt(cell.credit, 'g', ' credits')} · ${_fmt(cell.cost, '.6f')} · "
+            f"{_credit(cell.credit, cell.credit_source, ' credits')} · ${_fmt(cell.cost, '.6f')} · "
             f"{_fmt(cell.latency_s, '.2f', ' s')} · TTFT {_fmt(cell.ttft_s, '.2f', ' s')} · "
             f"{_fmt(cell.chars_per_s, '.0f', ' chars/s')}</div>"
         )
         # Blind: credits, cost and speed tell the models apart, so they wait for the vote.
         self.stats.value = self._stats_html if self.revealed else _HIDDEN_STATS
+
+
+def _credit(value: Any, source: Any, unit: str = "") -> str:
+    """A credit for a table cell, marked when the client estimated it (a stopped reply)."""
+    text = _fmt(value, "g", unit)
+    return f"{text} (estimated)" if source == "estimated" and text != "–" else text
 
 
 def _better(label: str) -> str:
@@ -676,7 +682,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             cells = [str(row["model"] if not hide else row["label"]), str(row["status"])]
             if not hide:
                 cells += [
-                    _fmt(row["credit"], "g"),
+                    _credit(row["credit"], row["credit_source"]),
                     _fmt(row["cost"], ".6f"),
                     _fmt(row["latency_s"], ".2f", " s"),
                     _fmt(row["ttft_s"], ".2f", " s"),
