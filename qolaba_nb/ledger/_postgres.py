@@ -27,13 +27,13 @@ import re
 import zlib
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
-from .._config import Secret, redact
+from .._config import Secret, mask_url, redact
 from .backends import Dialect
 from .errors import LedgerError
 
-__all__ = ["POSTGRESQL", "PostgresBackend", "is_postgres_url", "redact_url"]
+__all__ = ["POSTGRESQL", "PostgresBackend", "is_postgres_url"]
 
 _SCHEMES: Final = ("postgresql://", "postgres://")
 
@@ -53,24 +53,10 @@ POSTGRESQL: Final = Dialect(
     lock_budget=f"SELECT pg_advisory_xact_lock({LOCK_KEYS[0]}, {LOCK_KEYS[1]})",
 )
 
-_MASK: Final = "***"
-_PASSWORD_PARAM = re.compile(r"(?i)((?:^|&)[^=&]*password=)[^&]*")
-
 
 def is_postgres_url(target: str) -> bool:
     """Whether a ledger ``path`` names a PostgreSQL database (``postgresql://``/``postgres://``)."""
     return target[:13].lower().startswith(_SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the user part or a ``password=`` parameter) masked."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    user, at, hosts = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.split(':', 1)[0]}:{_MASK}@{hosts}"
-    query = _PASSWORD_PARAM.sub(rf"\g<1>{_MASK}", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _psycopg() -> Any:
@@ -105,7 +91,7 @@ class PostgresBackend:
         self._url = Secret(url)
         password = _password_of(url)
         self._secrets = [Secret(s) for s in {url, password, unquote(password)} if s]
-        self.target = redact_url(url)
+        self.target = mask_url(url)
         self.connect_timeout = connect_timeout
         try:
             params = psycopg.conninfo.conninfo_to_dict(url)

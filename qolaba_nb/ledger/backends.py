@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .._config import mask_url
 from .errors import LedgerError
 from .paths import MEMORY
 
@@ -231,15 +232,6 @@ URL_SCHEMES: Final = ("postgresql://", "postgres://")
 def is_url(target: str) -> bool:
     """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
     return target.startswith(URL_SCHEMES)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and reprs)."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def open_backend(target: str) -> Backend:
