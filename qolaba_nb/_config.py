@@ -25,8 +25,8 @@ API_KEY_ENV = "QOLABA_API_KEY"
 BASE_URL_ENV = "QOLABA_BASE_URL"
 #: What stands in for the key wherever it would have been shown.
 MASK = "**********"
-#: A ``password=`` parameter in a URL's query (``sslpassword=`` too).
-_PASSWORD_PARAM = re.compile(r"(?i)((?:^|&)[^=&]*password=)[^&#]*")
+#: A ``password=`` parameter in a URL's query (``sslpassword=`` too); group 2 is its value.
+PASSWORD_PARAM = re.compile(r"(?i)((?:^|&)[^=&]*password=)([^&#]*)")
 #: Below this length an encoding of the key could match ordinary text: only the key is masked.
 _MIN_ENCODED = 8
 
@@ -246,5 +246,5 @@ def mask_url(url: str) -> str:
         return url
     _userinfo, at, rest = rest.rpartition("@")
     where, question, query = rest.partition("?")
-    query = _PASSWORD_PARAM.sub(rf"\g<1>{MASK}", query)
+    query = PASSWORD_PARAM.sub(rf"\g<1>{MASK}", query)
     return f"{scheme}{sep}{MASK if at else ''}{at}{where}{question}{query}"

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import qolaba_nb as q
-from qolaba_nb._config import MASK, mask_url
+from qolaba_nb._config import MASK, Secret, mask_url
 from qolaba_nb.ledger import LedgerError
 from qolaba_nb.ledger.backends import open_backend
 
@@ -72,7 +72,7 @@ def test_a_client_shows_its_base_url_without_credentials(password: str) -> None:
 def test_a_postgresql_ledger_target_never_shows_its_password(password: str) -> None:
     url = f"postgresql://ann:{password}@db.example:5432/team?connect_timeout=1"
     try:
-        backend = open_backend(url)
+        backend = open_backend(Secret(url))
     except ValueError as e:  # libpq refuses some of them: then the error must not show it
         shown = str(e)
     else:
@@ -90,6 +90,6 @@ def test_without_the_postgresql_backend_the_error_masks_the_url(
     monkeypatch.setitem(sys.modules, "qolaba_nb.ledger._postgres", None)
     monkeypatch.delattr(qolaba_nb.ledger, "_postgres", raising=False)
     with pytest.raises(LedgerError) as info:
-        open_backend("postgresql://ann@h/team?sslmode=require&password=hunter2")
+        open_backend(Secret("postgresql://ann@h/team?sslmode=require&password=hunter2"))
     assert "hunter2" not in str(info.value) and "hunter2" not in str(info.value.path)
     assert f"password={MASK}" in str(info.value)
