@@ -64,11 +64,12 @@ async def test_a_reply_lands_in_transcript_conversation_and_ledger(
     assert reply.text and reply.finish_reason == "stop"
     assert roles(panel) == ["user", "assistant"]
     last = panel.transcript.messages[-1]
-    assert last["status"] == "ok" and last["label"] == "google/gemini-2.5-flash"
+    assert "status" not in last and last["label"] == "google/gemini-2.5-flash"  # "ok" is implied
     assert reply.text.split()[0] in last["html"]
-    # model, credit, cost, latency, time to first token, length and speed under the reply
+    # credit, cost, latency, time to first token, length and speed under the reply (the
+    # label above it names the model)
     assert re.fullmatch(
-        r"google/gemini-2\.5-flash · [\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s"
+        r"[\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s"
         r" · [\d,]+ chars · [\d,]+ chars/s",
         last["meta"],
     )
@@ -157,7 +158,7 @@ async def test_widget_messages_from_a_subshell_thread_run_on_the_kernel_loop(
     on_a_subshell_thread(lambda: panel.prompt._handle_custom_msg(content, []))
     await until(lambda: len(panel.transcript.messages) == 2)
     assert "from a subshell" in panel.transcript.messages[-1]["html"]
-    assert panel.transcript.messages[-1]["status"] == "ok"
+    assert panel.transcript.messages[-1].get("status", "ok") == "ok"
 
     panel.model = "sim/slow"
     task = asyncio.create_task(panel.send("slowly"))
