@@ -29,8 +29,9 @@ PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
     "AAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
-REASONING = (
-    'r = ChatPanel(AsyncClient(), model="sim/echo")\n'
+REASONING = (  # a loaded reply with reasoning; the simulator thinks aloud for 1.5 s first
+    'thinker = AsyncClient(headers={"x-sim-reasoning": "1.5"})\n'
+    'r = ChatPanel(thinker, model="sim/echo")\n'
     "r.messages = [\n"
     '    {"role": "user", "content": "Why is the sky blue?"},\n'
     '    {"role": "assistant", "content": "Rayleigh scattering.", "reasoning": "Short waves'
@@ -191,6 +192,20 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     expect(details.locator(".qnb-reasoning-body")).to_be_hidden()
     details.locator("summary").click()
     expect(details.locator(".qnb-reasoning-body")).to_contain_text("Short waves scatter more.")
+    # a streamed one: open while it arrives, folded when the reply is there
+    box = reasoned.locator(".qnb-prompt-box")
+    box.fill("Why is the sea blue?")
+    box.press("Enter")
+    thinking = reasoned.locator(".qnb-live details.qnb-reasoning")
+    expect(thinking.locator(".qnb-reasoning-body")).to_contain_text(
+        "The question is", timeout=20_000
+    )
+    assert thinking.get_attribute("open") is not None
+    expect(messages(reasoned)).to_have_count(4, timeout=20_000)
+    streamed = messages(reasoned).nth(3).locator("details.qnb-reasoning")
+    expect(streamed.locator("summary")).to_have_text(re.compile(r"Thought for \d+\.\d s"))
+    assert streamed.get_attribute("open") is None
+    expect(streamed.locator(".qnb-reasoning-body")).to_be_hidden()
 
     # dark theme, 800 px wide: nothing clipped, both panels
     page.evaluate(
