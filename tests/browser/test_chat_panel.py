@@ -56,6 +56,19 @@ _PASTE = """([selector, b64]) => {
                                                    cancelable: true}));
 }"""
 
+_DROP = """([selector, b64]) => {
+    const box = document.querySelector(selector);
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], "dropped.png", {type: "image/png"}));
+    const over = new DragEvent("dragover", {dataTransfer: data, bubbles: true, cancelable: true});
+    box.dispatchEvent(over);
+    const highlighted = box.closest(".qnb-drop") !== null;
+    const drop = new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true});
+    box.dispatchEvent(drop);
+    return {accepted: over.defaultPrevented && drop.defaultPrevented, highlighted};
+}"""
+
 
 def notebook_state(page: Page) -> dict[str, Any]:
     """What a notebook shortcut would change: the cells, their run counts, the active cell."""
@@ -171,6 +184,19 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     expect(chip).to_have_count(1, timeout=10_000)
     expect(chip.locator("img")).to_have_attribute("alt", "dot.png")
     chip.get_by_role("button", name="Remove dot.png").click()
+    expect(chip).to_have_count(0)
+
+    # a dropped image: the same, and the drop never reaches the notebook (it would open it)
+    dropped = page.evaluate(_DROP, [".jp-OutputArea .qnb-chat-panel .qnb-prompt-box", PNG_1PX])
+    assert dropped == {"accepted": True, "highlighted": True}
+    expect(chip).to_have_count(1, timeout=10_000)
+    expect(chip.locator("img")).to_have_attribute("alt", "dropped.png")
+    loaded_img = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(f"() => ({loaded_img})(document.querySelector('.qnb-attachment img'))")
+    expect(panel.locator(".qnb-drop")).to_have_count(0)  # the highlight goes with the drop
+    remove = chip.get_by_role("button", name="Remove dropped.png")
+    expect(remove).to_have_text("×")
+    remove.click()
     expect(chip).to_have_count(0)
 
     # save and load: the reopened panel shows the same conversation
