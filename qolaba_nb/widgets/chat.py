@@ -970,10 +970,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 "role": "assistant",
                 "label": info.model if info else "assistant",
                 "html": render_markdown(text or ("…" if status != "ok" else "")),
-                "status": status,
             }  # Copy and Regenerate: the front end's default for an assistant message
+            if status != "ok":  # "ok" goes without saying: a short reply's bytes are few
+                view["status"] = status
             if info is not None:
-                view["meta"] = _reply_line(info)
+                view["meta"] = _reply_line(info, model=False)  # the label names the model
             if entry.reasoning:
                 view["reasoning"] = render_markdown(entry.reasoning)
                 view["reasoning_label"] = (
@@ -1143,9 +1144,10 @@ def _capped_images(content: Any) -> Any:
     return out
 
 
-def _reply_line(info: ReplyInfo) -> str:
-    """The line under a reply: model, credits, cost, latency, TTFT, length and speed."""
-    parts = [info.model]
+def _reply_line(info: ReplyInfo, *, model: bool = True) -> str:
+    """The line under a reply: model, credits, cost, latency, TTFT, length and speed (the
+    transcript leaves out the model: the reply's label names it)."""
+    parts = [info.model] if model else []
     if info.status == "ok" and info.credit is None and info.cost is None:
         parts.append("no usage reported")
     if info.credit is not None:

@@ -188,6 +188,16 @@ async def test_each_finished_message_goes_once_and_never_the_list_again(
         await panel.send(f"message number {i}")
         sent = wire.since(mark, panel.transcript)
         assert not [m for m in sent if m.data.get("method") == "update"]
+        adds = [m for m in sent if m.data.get("content", {}).get("op") == "add"]
+        # one append each for the prompt and the reply, carrying just that message
+        assert [m.data["content"]["msg"] for m in adds] == panel.transcript.messages[-2:]
+        for add in adds:  # beside HTML, label, reply line: framing, op, id, role, keys
+            msg = add.data["content"]["msg"]
+            shown = sum(
+                len(json.dumps(msg.get(k, ""), ensure_ascii=False).encode())
+                for k in ("html", "label", "meta")
+            )
+            assert add.size - shown < 125, (add.size, shown, msg)
         sizes.append(sum(m.size for m in sent))
     assert max(sizes) - min(sizes) < 60  # constant: the 12th costs what the 1st did
     assert len(panel.transcript.messages) == 24
