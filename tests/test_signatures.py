@@ -234,3 +234,14 @@ def test_shift_tab_shows_the_keywords_of_connect_and_the_client() -> None:
     assert set(inspect.signature(q.compare).parameters) == set(
         inspect.signature(q.acompare).parameters
     )
+
+
+def test_the_client_connect_and_the_settings_take_the_same_keywords() -> None:
+    from qolaba_nb._settings import ClientSettings
+
+    def keywords(func: Callable[..., Any]) -> set[str]:
+        return {p.name for p in _params(func)}
+
+    settings = keywords(ClientSettings.resolve) - {"cls"}
+    assert keywords(q.Client) == keywords(q.AsyncClient) == settings | {"transport"}
+    assert keywords(q.connect) == keywords(q.aconnect) == settings | {"transport", "quiet"}
