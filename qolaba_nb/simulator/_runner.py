@@ -111,7 +111,7 @@ class Simulator:
         The address to listen on (loopback: nothing outside this machine can reach it).
     port : int, default 0
         The port; 0 takes a free one (``port`` and ``base_url`` say which, once started).
-    api_key : str, default DEFAULT_API_KEY
+    api_key : str, default "qsim-local-key" (``DEFAULT_API_KEY``)
         The key clients must send (``Authorization: Bearer ...``); others get a 401.
     api_keys : iterable of str, default ()
         More keys it accepts.
