@@ -34,7 +34,7 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
-from .._render import format_credits, format_money
+from .._money import format_credits, format_money
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
