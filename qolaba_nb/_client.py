@@ -53,7 +53,6 @@ from ._models import (
     Usage,
     build_chat_body,
     content_text,
-    mask_userinfo,
     model_path,
     parse_completion,
     parse_model,
@@ -442,7 +441,7 @@ class _BaseClient:
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
-        url = mask_userinfo(self.base_url)
+        url = _config.mask_url(self.base_url)
         return f"{type(self).__name__}(base_url={url!r}, api_key=<{key}>)"
 
     @property

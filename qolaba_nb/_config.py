@@ -1,7 +1,12 @@
-"""Where the base URL and the API key come from, and how the key is kept out of sight.
+"""Where the base URL and the API key come from, and how secrets are kept out of sight.
 
 Order of precedence: the argument, then the environment, then a ``.env`` file in the working
 directory (only ``QOLABA_*`` lines are read from it), then the default base URL.
+
+The one redaction rule of the package lives here too: :class:`Secret` holds a secret (the API
+key, a database URL with its password), :func:`redact` and its ``_bytes`` / ``_value`` forms
+mask a secret in text that is about to be shown or stored, and :func:`mask_url` shows a URL
+without its credentials. Nothing else in the package masks anything.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +25,8 @@ API_KEY_ENV = "QOLABA_API_KEY"
 BASE_URL_ENV = "QOLABA_BASE_URL"
 #: What stands in for the key wherever it would have been shown.
 MASK = "**********"
+#: A ``password=`` parameter in a URL's query (``sslpassword=`` too); group 2 is its value.
+PASSWORD_PARAM = re.compile(r"(?i)((?:^|&)[^=&]*password=)([^&#]*)")
 #: Below this length an encoding of the key could match ordinary text: only the key is masked.
 _MIN_ENCODED = 8
 
@@ -207,3 +215,36 @@ def redact_value(value: Any, secret: Secret | None) -> Any:
     if isinstance(value, list | tuple):
         return [redact_value(v, secret) for v in value]
     return value
+
+
+def mask_url(url: str) -> str:
+    """``url`` as it may be shown: without its credentials.
+
+    The user part (``user:password@``, or a token as user name) becomes ``**********@`` and a
+    ``password=`` query parameter ``password=**********``. The user part ends at the last
+    ``@``, so a password holding an ``@``, a ``/`` or a ``?`` is masked whole (an ``@`` in the
+    path or query masks more than needed, never less).
+
+    Parameters
+    ----------
+    url
+        A URL, valid or not (a base URL, a ``postgresql://`` ledger); text that is not a URL is
+        returned as it is.
+
+    Returns
+    -------
+    str
+        The URL for a repr, a message or a public attribute.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://ann:s3cret@db.example:5432/team?sslmode=require")
+    'postgresql://**********@db.example:5432/team?sslmode=require'
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    _userinfo, at, rest = rest.rpartition("@")
+    where, question, query = rest.partition("?")
+    query = PASSWORD_PARAM.sub(rf"\g<1>{MASK}", query)
+    return f"{scheme}{sep}{MASK if at else ''}{at}{where}{question}{query}"

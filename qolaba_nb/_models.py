@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ._config import mask_url
 from ._exceptions import ValidationError
 from ._types import JSON, Messages
 
@@ -311,7 +312,7 @@ def check_base_url(url: object) -> str:
         raise ValidationError(
             f"base_url must be a string, got {type(url).__name__}", param="base_url"
         )
-    shown = mask_userinfo(url)
+    shown = mask_url(url)
     if not _HEADER_VALUE.fullmatch(url) or any(c.isspace() for c in url):
         raise ValidationError(
             f"base_url must be a URL without spaces or control characters, got {shown!r}",
@@ -321,7 +322,11 @@ def check_base_url(url: object) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (parses the port: "host:abc" raises here)
     except ValueError as exc:
-        raise ValidationError(f"base_url {shown!r} is not a URL: {exc}", param="base_url") from None
+        # urllib quotes the part it could not read, which may be a piece of a password.
+        reason = str(exc) if shown == url else "its host or port does not parse"
+        raise ValidationError(
+            f"base_url {shown!r} is not a URL: {reason}", param="base_url"
+        ) from None
     if parts.scheme not in ("http", "https"):
         raise ValidationError(
             f"base_url must start with http:// or https://, got {shown!r}", param="base_url"
@@ -335,28 +340,6 @@ def check_base_url(url: object) -> str:
             param="base_url",
         )
     return url.rstrip("/")
-
-
-def mask_userinfo(url: str) -> str:
-    """``url`` with any ``user:password@`` part shown as ``***@``.
-
-    Parameters
-    ----------
-    url
-        A URL, valid or not.
-
-    Returns
-    -------
-    str
-        The URL to show in a repr or a message.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def check_headers(headers: object) -> dict[str, str]:

@@ -25,7 +25,6 @@ from ._models import (
     check_headers,
     check_ledger,
     check_timeout,
-    mask_userinfo,
 )
 from ._record import LedgerLike
 from ._sse import DEFAULT_MAX_EVENT_BYTES
@@ -87,7 +86,7 @@ class ClientSettings:
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
-        url = mask_userinfo(self.base_url)
+        url = _config.mask_url(self.base_url)
         return f"ClientSettings(base_url={url!r}, api_key=<{key}>, tag={self.tag!r})"
 
     @classmethod

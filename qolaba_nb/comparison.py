@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import math
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -311,7 +312,26 @@ async def acompare(
                     notify(cell)
             rows[index] = row = cell.values()
             if store is not None and cell.status == "ok":
-                store.save_cell(run_id, index, row, tag=tag)
+                keep(index, row)
+
+    unkept = 0
+
+    def keep(index: int, row: tuple[Any, ...]) -> None:
+        """Keep a finished cell for ``resume=``; a ledger that fails loses no row of the run."""
+        nonlocal unkept
+        assert store is not None
+        try:
+            store.save_cell(run_id, index, row, tag=tag)
+        except Exception as err:
+            unkept += 1
+            if unkept == 1:
+                warnings.warn(
+                    f"Cells of run {run_id!r} are not kept in the ledger "
+                    f"({type(err).__name__}: {err}): the frame has them, but resume= would "
+                    "send them again.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
 
     async def watch_stop(tasks: list[asyncio.Task[None]]) -> None:
         await stopped.wait()

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .._config import Secret, mask_url
 from .errors import LedgerError
 from .paths import MEMORY
 
@@ -233,27 +234,19 @@ def is_url(target: str) -> bool:
     return target.startswith(URL_SCHEMES)
 
 
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and reprs)."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
-
-
-def open_backend(target: str) -> Backend:
+def open_backend(target: Secret) -> Backend:
     """The :class:`Backend` for ``target``: an SQLite path, ``":memory:"``, or a URL.
 
-    A ``postgresql://`` URL is served by ``qolaba_nb.ledger._postgres.PostgresBackend``
-    (constructed with the URL) when that module is present.
+    ``target`` comes in a ``Secret`` (a URL may hold a password) and is never a local
+    variable of this frame as text. A ``postgresql://`` URL is served by
+    ``qolaba_nb.ledger._postgres.PostgresBackend`` when that module is present.
     """
-    if not is_url(target):
-        return SQLiteBackend(target)
+    if not is_url(target.get()):
+        return SQLiteBackend(target.get())
     try:
         from . import _postgres  # type: ignore[attr-defined,unused-ignore]
     except ImportError as e:
-        shown = mask_url(target)
+        shown = mask_url(target.get())
         raise LedgerError(
             f"cannot open the usage ledger {shown}: this qolaba_nb has no PostgreSQL ledger "
             "backend. Fix: use an SQLite file (UsageLedger(path), QOLABA_NB_LEDGER=path).",

@@ -143,7 +143,14 @@ class ComparisonStore:
     def _after_fork_lock(self) -> None:  # pragma: no cover - UsageLedger's
         raise NotImplementedError
 
-    def _execute(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        """Run one statement that returns no rows (autocommit: committed on return)."""
+        self._after_fork_lock()
+        with self._lock:
+            self._connection().execute(self._dialect.sql(sql), tuple(args))
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one ``SELECT``."""
         self._after_fork_lock()
         with self._lock:
             return list(self._connection().execute(self._dialect.sql(sql), tuple(args)).fetchall())
@@ -203,7 +210,7 @@ class ComparisonStore:
         import pandas as pd
 
         clauses, args = _filters(run_id, tag, since)
-        rows = self._execute(
+        rows = self._query(
             f"SELECT {', '.join(VOTE_COLUMNS)} FROM votes{clauses} ORDER BY id", args
         )
         df = pd.DataFrame(rows, columns=list(VOTE_COLUMNS))
@@ -239,7 +246,7 @@ class ComparisonStore:
 
     def finished_cells(self, run_id: str) -> dict[int, tuple[Any, ...]]:
         """The cells of ``run_id`` that finished with status "ok": position -> row."""
-        rows = self._execute(
+        rows = self._query(
             f"SELECT cell, {', '.join(CELL_COLUMNS)} FROM cells"
             " WHERE run_id = ? AND status = 'ok' ORDER BY cell",
             (run_id,),
@@ -259,9 +266,7 @@ class ComparisonStore:
 
         clauses, args = _filters(run_id, tag, since)
         names = ["cell", "ts", *CELL_COLUMNS, "judge_score", "judge_model", "tag"]
-        rows = self._execute(
-            f"SELECT {', '.join(names)} FROM cells{clauses} ORDER BY ts, cell", args
-        )
+        rows = self._query(f"SELECT {', '.join(names)} FROM cells{clauses} ORDER BY ts, cell", args)
         df = pd.DataFrame(rows, columns=names).rename(columns={"repeat_no": "repeat"})
         for column in ("credit", "cost", "latency_s", "ttft_s", "chars_per_s", "judge_score"):
             df[column] = pd.to_numeric(df[column], errors="coerce").astype("float64")

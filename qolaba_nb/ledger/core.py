@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from .._config import Secret, mask_url
 from .._exceptions import BudgetExceededError
 from .._record import SESSION_ID, CallRecord, Hold
 from .backends import BUSY_TIMEOUT_MS, Backend, open_backend, write
@@ -119,12 +120,17 @@ class UsageLedger(ComparisonStore):
             )
         if path is None:
             path = default_ledger_path()
-        self.path: str = normalise_path(path)
-        del path  # a URL may hold a password: not in this frame's locals if connect() fails
+        # A URL may hold a password: it is kept in a Secret, and not in this frame's locals if
+        # connect() fails (a traceback with locals would show them).
+        self._target = Secret(normalise_path(path))
+        del path
+        #: Where the ledger is stored, as it may be shown: a file path, or the URL of a
+        #: database with its credentials masked.
+        self.path: str = mask_url(self._target.get())
         self.store_text = store_text
         self.hold_lease_s = float(hold_lease_s)
         self.write_timeout_s = float(write_timeout_s)
-        self._backend: Backend = open_backend(self.path)
+        self._backend: Backend = open_backend(self._target)
         self._shown = self._backend.target  # what messages show: never a password
         self._dialect = self._backend.dialect
         self._budgets: dict[tuple[str | None, str | None], Budget] = {}

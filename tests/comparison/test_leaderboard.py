@@ -57,8 +57,10 @@ def test_ties_and_symmetry_give_equal_ratings_and_an_unbeaten_model_stays_finite
     assert math.isfinite(unbeaten["a"]) and unbeaten["a"] > unbeaten["b"]
 
 
-async def test_leaderboard_from_the_ledger_of_a_blind_panel_and_a_judge(sim: Simulator) -> None:
-    with UsageLedger(":memory:") as ledger:
+async def test_leaderboard_from_the_ledger_of_a_blind_panel_and_a_judge(
+    sim: Simulator, ledger_target: str
+) -> None:
+    with UsageLedger(ledger_target) as ledger:
         async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
             panel = ComparePanel(MODELS, client=c, blind=True, seed=2, tag="exp")
             for i in range(9):

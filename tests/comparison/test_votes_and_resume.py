@@ -60,10 +60,40 @@ def test_the_migration_makes_the_votes_and_cells_tables(tmp_path: Path) -> None:
     conn.close()
 
 
+@pytest.mark.postgres
+def test_the_migration_makes_the_same_tables_on_postgresql(postgres_url: str) -> None:
+    import psycopg
+
+    with UsageLedger(postgres_url):
+        pass  # migrated
+    with psycopg.connect(postgres_url) as conn:
+
+        def columns(table: str) -> dict[str, str]:
+            rows = conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_name = %s ORDER BY ordinal_position",
+                (table,),
+            ).fetchall()
+            return {name: kind for name, kind in rows}
+
+        key = conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+            " ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = 'cells'::regclass AND i.indisprimary ORDER BY a.attnum"
+        ).fetchall()
+        applied = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY id")]
+        votes, cells = columns("votes"), columns("cells")
+    assert list(votes) == list(VOTE_COLUMNS)
+    assert [r[0] for r in key] == ["run_id", "cell"]
+    assert cells["credit"] == cells["judge_score"] == "double precision"
+    assert {"text", "status", "judge_model"} <= set(cells)
+    assert "m003_votes_and_cells" in applied
+
+
 async def test_panel_votes_are_stored_and_read_back_after_a_restart(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, ledger_target: str
 ) -> None:
-    path = tmp_path / "votes.sqlite"
+    path = ledger_target
     with UsageLedger(path) as ledger:
         async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
             panel = ComparePanel([*MODELS, "deepseek/deepseek-chat"], client=c, blind=True, tag="t")
@@ -107,9 +137,9 @@ def test_a_vote_implies_pairwise_outcomes() -> None:
 
 
 async def test_resume_sends_only_the_unfinished_cells_and_gives_the_same_frame(
-    sim: Simulator, tmp_path: Path
+    sim: Simulator, ledger_target: str
 ) -> None:
-    with UsageLedger(tmp_path / "r.sqlite") as ledger:
+    with UsageLedger(ledger_target) as ledger:
         async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
             whole = await acompare(PROMPTS, MODELS, client=c, progress=False, temperature=0)
 
@@ -159,9 +189,9 @@ async def test_resume_refuses_other_prompts(sim: Simulator) -> None:
 
 
 def test_a_run_killed_halfway_resumes_without_sending_a_finished_cell_again(
-    tmp_path: Path,
+    ledger_target: str,
 ) -> None:
-    path = tmp_path / "killed.sqlite"
+    path = ledger_target
     run_id = "run-killed-halfway"
     child = Path(__file__).with_name("resume_child.py")
     with Simulator(speed=0, chunk_delay_s=0.02) as slow:
@@ -205,8 +235,8 @@ def test_a_run_killed_halfway_resumes_without_sending_a_finished_cell_again(
     pd.testing.assert_frame_equal(resumed[STABLE], whole[STABLE])
 
 
-def test_judge_scores_are_kept_with_the_cells(sim: Simulator) -> None:
-    with UsageLedger(":memory:") as ledger:
+def test_judge_scores_are_kept_with_the_cells(sim: Simulator, ledger_target: str) -> None:
+    with UsageLedger(ledger_target) as ledger:
         c = q.Client(sim.api_key, sim.base_url, ledger=ledger)
         df = q.compare(PROMPTS[:2], MODELS, client=c, progress=False, judge="openai/gpt-4o")
         c.close()
@@ -215,3 +245,19 @@ def test_judge_scores_are_kept_with_the_cells(sim: Simulator) -> None:
     merged = cells.merge(df, on=["prompt", "model", "repeat"], suffixes=("", "_df"))
     assert (merged["judge_score"] == merged["judge_score_df"]).all()
     assert json.dumps(cells["judge_model"].unique().tolist()) == '["openai/gpt-4o"]'
+
+
+async def test_a_ledger_that_cannot_keep_cells_loses_no_row_of_the_run(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "broken.sqlite"
+    with UsageLedger(path) as ledger:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("DROP TABLE cells")  # another process broke the table
+        other.close()
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            with pytest.warns(RuntimeWarning, match="not kept in the ledger") as caught:
+                df = await acompare(PROMPTS[:2], MODELS, client=c, progress=False)
+        assert len(ledger) == 4  # the calls themselves are recorded
+    assert len(caught) == 1  # said once per run, not once per cell
+    assert (df["status"] == "ok").all() and df["text"].str.len().gt(0).all()

@@ -20,12 +20,13 @@ SANITIZE = ROOT / "notebooks" / "sanitize.cfg"
 
 
 def test_there_are_notebooks_and_prompt_sets() -> None:
-    assert [p.name for p in NOTEBOOKS][:5] == [
+    assert [p.name for p in NOTEBOOKS][:6] == [
         "01_quickstart.ipynb",
         "02_chat_panel.ipynb",
         "03_compare_models.ipynb",
         "04_cost_analysis.ipynb",
         "05_sampling_and_errors.ipynb",
+        "06_which_model.ipynb",
     ]
     assert PROMPT_SETS
 
