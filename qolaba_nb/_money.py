@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["credit_number", "format_credits", "format_money"]
+__all__ = ["credit_number", "format_credits", "format_money", "format_total"]
 
 
 def credit_number(credit: float) -> str:
@@ -37,6 +37,13 @@ def format_credits(credit: float, *, estimated: bool = False) -> str:
     if estimated:
         return f"≈{credit_number(credit)} credits (estimated)"
     return f"{credit_number(credit)} credits"
+
+
+def format_total(credit: float, estimated: float = 0.0) -> str:
+    """A sum of credits, saying how much of it is estimated: ``0.27 credits (≈0.07
+    estimated)``; ``0.2 credits`` when none is."""
+    note = f" (≈{credit_number(estimated)} estimated)" if estimated > 0 else ""
+    return f"{format_credits(credit)}{note}"
 
 
 def format_money(cost: float, *, estimated: bool = False) -> str:

@@ -34,7 +34,7 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
-from .._money import format_credits, format_money
+from .._money import format_credits, format_money, format_total
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
@@ -66,6 +66,7 @@ class ReplyInfo:
     model: str
     status: str  # "ok", "stopped" or "error"
     credit: float | None = None
+    credit_estimated: bool = False  # the server reported none: the client's estimate
     cost: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
@@ -238,7 +239,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self._attachments: list[_Attachment] = []
         self._attach_count = 0
         self._editing: int | None = None  # the message the box is editing, if any
-        self.total_credit = 0.0
+        self.total_credit = 0.0  # reported and estimated credits ...
+        self.total_estimated = 0.0  # ... of which estimated (stopped or cut replies)
         self.total_cost = 0.0
         self.replies = 0
         self._inner: asyncio.Task[tuple[ChatCompletion, ReplyInfo]] | None = None
@@ -793,7 +795,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 lines += ["## Tool result", "", "```", str(msg.get("content")), "```"]
             lines.append("")
         lines.append(
-            f"*Session: {format_credits(self.total_credit)} · {format_money(self.total_cost)}"
+            f"*Session: {format_total(self.total_credit, self.total_estimated)}"
+            f" · {format_money(self.total_cost)}"
             f" · {self.replies} replies*"
         )
         return "\n".join(lines) + "\n"
@@ -958,18 +961,22 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 completion = await stream.completion()
             else:
                 completion = ChatCompletion(None, model, "", {}, None, [], None)
-            return self._record(live, model, completion, "stopped", generation, clock)
+            estimate = stream.credit_estimate if stream is not None else None
+            return self._record(live, model, completion, "stopped", generation, clock, estimate)
         except QolabaError as err:
             partial = getattr(err, "partial_text", None) or ""
             if partial:
                 cut = ChatCompletion(None, model, partial, {}, None, [], None)
-                self._record(live, model, cut, "error", generation, clock)
+                estimate = stream.credit_estimate if stream is not None else None
+                self._record(live, model, cut, "error", generation, clock, estimate)
             else:
                 live.drop()
             if generation == self._generation:
                 self._show_api_error(err)
             raise
-        return self._record(live, model, completion, "ok", generation, clock)
+        return self._record(
+            live, model, completion, "ok", generation, clock, stream.credit_estimate
+        )
 
     def _record(
         self,
@@ -979,10 +986,15 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         status: str,
         generation: int,
         clock: _ThoughtClock,
+        estimate: float | None = None,
     ) -> tuple[ChatCompletion, ReplyInfo]:
-        """Keep the reply in the conversation and the transcript, add up what it cost."""
+        """Keep the reply in the conversation and the transcript, add up what it cost
+        (``estimate``: the credits the client recorded when the server reported none)."""
         info = ReplyInfo.of(completion, model, status)
         info.thought_s = clock.seconds()
+        if info.credit is None and estimate is not None:
+            info.credit, info.credit_estimated = estimate, True
+            self.total_estimated += estimate
         self.total_credit += info.credit or 0.0  # spent, whatever happens to the reply
         self.total_cost += info.cost or 0.0
         self.replies += 1
@@ -1162,7 +1174,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             '<div style="font-weight:600">Qolaba chat'
             '<span style="font-weight:400;color:var(--jp-content-font-color2, #666);'
             'margin-left:12px">'
-            f"session: {format_credits(self.total_credit)} · {format_money(self.total_cost)}"
+            f"session: {format_total(self.total_credit, self.total_estimated)}"
+            f" · {format_money(self.total_cost)}"
             f" · {self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
         )
         self.meter.refresh()
@@ -1227,7 +1240,7 @@ def _reply_line(info: ReplyInfo, *, model: bool = True) -> str:
     if info.status == "ok" and info.credit is None and info.cost is None:
         parts.append("no usage reported")
     if info.credit is not None:
-        parts.append(format_credits(info.credit))
+        parts.append(format_credits(info.credit, estimated=info.credit_estimated))
     if info.cost is not None:
         parts.append(format_money(info.cost))
     if info.latency_s is not None:
