@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack
 from ._client import AsyncClient, Client
 from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
+from ._money import credit_number, format_credits
 from ._record import status_of
 from ._types import CompareParams, Prompts
 
@@ -408,8 +409,10 @@ class _Tally:
     def text(self) -> str:
         spent = self.earlier + self.spent
         if not self.priced:
-            return f"{spent:.4g} credits"
-        return f"{spent:.4g} credits, ~{self.spent / self.priced * self.left:.4g} left"
+            return format_credits(spent)
+        return (
+            f"{format_credits(spent)}, ~{credit_number(self.spent / self.priced * self.left)} left"
+        )
 
 
 def _cell_store(client: AsyncClient) -> ComparisonStore | None:

@@ -62,8 +62,18 @@ HOLD_WAIT_S: Final = 2.0
 log = logging.getLogger("qolaba_nb.ledger")
 
 # Ledgers of this process, so that rows still spooled get one last chance at exit (they stay
-# on disk for the next process anyway).
+# on disk for the next process anyway), and so that a forked child lets go of their
+# connections at once.
 _open_ledgers: weakref.WeakSet[UsageLedger] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for ledger in list(_open_ledgers):
+        ledger._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register
@@ -239,19 +249,33 @@ class UsageLedger(ComparisonStore):
 
     # ---- connection ------------------------------------------------------------------------
 
+    def _forked(self) -> None:
+        """In a forked child, right after the fork (``os.register_at_fork``): the parent's
+        connection is the parent's.
+
+        The child must not use it (SQLite's docs are explicit; a PostgreSQL session is one
+        socket, whose messages would interleave with the parent's). It is handed to the
+        backend's ``abandon`` at once, which lets it go without disturbing the parent (for
+        PostgreSQL, the child's copy of the socket is closed, so that the session ends when
+        the parent ends, not when the last child does); the child opens its own connection
+        when it first uses the ledger. An in-memory ledger is the child's own copy: kept.
+        """
+        self._lock = threading.Lock()  # a parent thread may have held it at fork time
+        self._pid = os.getpid()
+        self._new_spool()  # the parent's pending rows are the parent's to write
+        if self._closed or self.path == MEMORY:
+            return
+        self._inherited = self._conn
+        self._conn = None
+        self._backend.abandon(self._inherited)
+
     def _connection(self) -> Any:
         """The connection; call with ``self._lock`` held."""
         if self._closed:
             raise ValueError(f"{self!r} is closed")
-        if os.getpid() != self._pid and self.path != MEMORY:
-            # A forked child must not use the parent's SQLite connection (the docs are
-            # explicit). Open our own and abandon, never close, the inherited one: closing it
-            # could checkpoint or delete the WAL file under the parent's feet.
-            self._inherited = self._conn
+        if self._conn is None:  # the first use in a forked child (see _forked)
             self._conn = self._backend.connect()
             self._backend.set_wait(self._conn, self.write_timeout_s)
-            self._pid = os.getpid()
-            self._new_spool()  # the parent's pending rows are the parent's to write
         elif self._backend.is_broken(self._conn):
             # A server connection lost (restart, network cut, idle timeout): the call that
             # saw it failed; the next one gets a new connection. SQLite never breaks.
@@ -261,9 +285,10 @@ class UsageLedger(ComparisonStore):
 
     def _after_fork_lock(self) -> None:
         # The parent may have held the lock in another thread at fork time; that thread does
-        # not exist in the child, so the child needs a fresh lock.
+        # not exist in the child, so the child needs a fresh lock. _forked() gives it one at
+        # the fork; this covers a child made without os.fork's hooks.
         if os.getpid() != self._pid:
-            self._lock = threading.Lock()
+            self._forked()
 
     def close(self) -> None:
         """Write what is spooled (waiting a bounded time), then close the connection.
@@ -279,7 +304,7 @@ class UsageLedger(ComparisonStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                if os.getpid() == self._pid:
+                if os.getpid() == self._pid and self._conn is not None:
                     self._conn.close()
 
     def __enter__(self) -> Self:

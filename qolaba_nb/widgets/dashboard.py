@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .._exceptions import ValidationError
+from .._money import format_money, format_total
 from .._record import SESSION_ID
 from .._render import escape_html
 from ._common import describe_error, status_html
@@ -345,11 +346,11 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         estimated = float(summary["credit_estimated"].sum()) if calls else 0.0
         cost = float(summary["cost"].sum()) if calls else 0.0
         scope = ", ".join(f"{k}={v}" for k, v in filters.items()) or "all calls"
-        note = f" (≈{estimated:g} estimated)" if estimated > 0 else ""
         self.header.value = (
             '<div style="font-weight:600">Qolaba usage'
             f'<span style="font-weight:400;color:#666;margin-left:12px">'
-            f"{escape_html(scope)}: {calls} calls · {credit:g} credits{note} · ${cost:.6f}"
+            f"{escape_html(scope)}: {calls} calls · {format_total(credit, estimated)}"
+            f" · {format_money(cost)}"
             "</span></div>"
         )
         if calls:
