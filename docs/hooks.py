@@ -7,15 +7,22 @@ as a page at ``notebooks/<name>/`` with its source outside ``docs_dir``; mkdocs-
 reads a page from its ``abs_src_path``, renders the saved outputs. A notebook the nav does not
 list yet is added to its Tutorials section (``on_config``), so a new tutorial is never left out.
 
+The pages load nothing from elsewhere (the theme's fonts are off in mkdocs.yml). A saved panel
+is ipywidgets state, which nbconvert would bring to life with a script fetched from unpkg (any
+version, ``@*``) and which holds the replies of the models: ``on_page_content`` drops that
+loader and the state, and shows a line in place of each panel instead.
+
 mkdocstrings renders an object without a docstring silently; ``on_pre_build`` warns for each
 one, and ``mkdocs build --strict`` (``make check``) turns the warnings into a failure.
 """
 
 from __future__ import annotations
 
+import html
 import importlib
 import inspect
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +91,39 @@ def on_files(files: Files, config: Any) -> Files:
 def on_serve(server: Any, config: Any, builder: Any) -> Any:
     server.watch(str(_root(config) / NOTEBOOKS))  # `mkdocs serve` rebuilds on a notebook edit
     return server
+
+
+#: nbconvert's loader of the widget manager (from unpkg), the saved widget state, and one view.
+_WIDGET_LOADER = re.compile(
+    r"<script>\s*\(function\(\) \{\s*function addWidgetsRenderer\(\).*?</script>", re.S
+)
+_WIDGET_STATE = re.compile(
+    r'<script type="application/vnd\.jupyter\.widget-state\+json">.*?</script>', re.S
+)
+_WIDGET_VIEW = re.compile(
+    r'(?:<script type="text/javascript">\s*var element = document\.getElementById\([^)]*\);\s*'
+    r'</script>\s*)?<script type="application/vnd\.jupyter\.widget-view\+json">.*?</script>',
+    re.S,
+)
+#: What a reader sees where a panel was shown.
+LIVE_ONLY = (
+    '<p class="qnb-live-only"><em>'
+    + html.escape("An interactive panel: run this notebook in Jupyter to use it.")
+    + "</em></p>"
+)
+
+
+def static_notebook(content: str) -> str:
+    """A notebook page's HTML without the widget manager, the widget state or the views."""
+    content = _WIDGET_LOADER.sub("", content)
+    content = _WIDGET_STATE.sub("", content)
+    return _WIDGET_VIEW.sub(LIVE_ONLY, content)
+
+
+def on_page_content(content: str, page: Any, config: Any, files: Files) -> str:
+    if page.file.src_uri.startswith(f"{NOTEBOOKS}/"):
+        return static_notebook(content)
+    return content
 
 
 def _members(cls: type) -> list[tuple[str, Any]]:

@@ -374,7 +374,7 @@ class _BaseClient:
 
     @property
     def max_retries(self) -> int:
-        """Retries after a connection error, 408, 409, 429 or 5xx."""
+        """Retries after a connection error or timeout, 429, 502, 503 or 504."""
         return self.settings.max_retries
 
     @property
@@ -762,8 +762,8 @@ class Client(_BaseClient):
         Seconds to wait for the server. None: 240 s to read (the server gives upstream
         models 3 minutes) and 10 s to connect.
     max_retries : int, default 2
-        Retries after a connection error, 408, 409, 429 or 5xx, with backoff; a 429's
-        ``Retry-After`` (seconds) is honoured.
+        Retries after a connection error or timeout, 429, 502, 503 or 504, with
+        exponential backoff or after the server's ``Retry-After`` (seconds).
     headers : mapping of str to str or None, default None
         Extra headers sent with every request (never ``Authorization``).
     ledger : UsageLedger, False or None, default None
@@ -1221,8 +1221,8 @@ class AsyncClient(_BaseClient):
         Seconds to wait for the server. None: 240 s to read (the server gives upstream
         models 3 minutes) and 10 s to connect.
     max_retries : int, default 2
-        Retries after a connection error, 408, 409, 429 or 5xx, with backoff; a 429's
-        ``Retry-After`` (seconds) is honoured.
+        Retries after a connection error or timeout, 429, 502, 503 or 504, with
+        exponential backoff or after the server's ``Retry-After`` (seconds).
     headers : mapping of str to str or None, default None
         Extra headers sent with every request (never ``Authorization``).
     ledger : UsageLedger, False or None, default None

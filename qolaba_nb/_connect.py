@@ -98,7 +98,7 @@ def connect(
     timeout : float, httpx.Timeout or None, default None
         Seconds to wait for the server; None: 240 s to read, 10 s to connect.
     max_retries : int, default 2
-        Retries after a connection error, 408, 409, 429 or 5xx (``Retry-After`` honoured).
+        Retries after a connection error, 429, 502, 503 or 504 (``Retry-After`` honoured).
     headers : mapping of str to str or None, default None
         Extra headers sent with every request (never ``Authorization``).
     ledger : UsageLedger, False or None, default None
@@ -192,7 +192,7 @@ def aconnect(
     timeout : float, httpx.Timeout or None, default None
         Seconds to wait for the server; None: 240 s to read, 10 s to connect.
     max_retries : int, default 2
-        Retries after a connection error, 408, 409, 429 or 5xx (``Retry-After`` honoured).
+        Retries after a connection error, 429, 502, 503 or 504 (``Retry-After`` honoured).
     headers : mapping of str to str or None, default None
         Extra headers sent with every request (never ``Authorization``).
     ledger : UsageLedger, False or None, default None

@@ -96,6 +96,15 @@ def test_the_tutorials_are_pages_with_their_saved_outputs(site: Path) -> None:
             if line.startswith("#")
         )
         assert heading in _text(page), (stem, heading)
+    panels = 0
+    for stem in NOTEBOOKS:  # a static page: no widget manager from unpkg, no saved replies
+        raw = (site / "notebooks" / stem / "index.html").read_text(encoding="utf-8")
+        assert "unpkg.com" not in raw and "widget-state+json" not in raw, stem
+        assert "widget-view+json" not in raw, stem
+        panels += raw.count("run this notebook in Jupyter to use it")
+    assert panels >= 3  # the chat, compare and dashboard panels of the tutorials
+    for page in site.rglob("*.html"):  # the theme's fonts are off: nothing from Google
+        assert "fonts.googleapis.com" not in page.read_text(encoding="utf-8"), page
     nav = (site / "index.html").read_text(encoding="utf-8")
     for stem in NOTEBOOKS:  # every tutorial is in the navigation
         assert f'href="notebooks/{stem}/"' in nav, stem
@@ -123,6 +132,17 @@ def test_a_notebook_missing_from_the_nav_is_added_to_the_tutorials(tmp_path: Pat
             "notebooks/09_new.ipynb",
         ]
     }
+
+
+def test_a_saved_panel_becomes_a_line_and_its_state_is_dropped() -> None:
+    hooks = _hooks()
+    page = (
+        '<div><script type="text/javascript">\nvar element = document.getElementById("x");\n'
+        '</script>\n<script type="application/vnd.jupyter.widget-view+json">\n{"model_id": "a"}'
+        "\n</script></div><p>kept</p>"
+        '<script type="application/vnd.jupyter.widget-state+json">{"state": {}}</script>'
+    )
+    assert hooks.static_notebook(page) == f"<div>{hooks.LIVE_ONLY}</div><p>kept</p>"
 
 
 def test_every_public_object_of_the_reference_has_a_docstring() -> None:
