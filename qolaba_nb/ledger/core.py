@@ -89,20 +89,36 @@ _EPSILON = 1e-9
 
 
 class UsageLedger(ComparisonStore):
-    """Every call's cost and timing in a local SQLite file, with budgets.
+    """Every call's credit, cost and timing in a SQLite file (or PostgreSQL), with budgets.
+
+    Clients record each call here when it ends (``Client(ledger=...)``; by default the
+    per-user ledger). It answers what was spent, by model, tag, session or run
+    (``summary()``, ``to_dataframe()``), and it enforces budgets that hold across clients,
+    threads and processes sharing the file (``set_budget``).
 
     Parameters
     ----------
-    path
-        The SQLite file (parent directories are created), ``":memory:"``, or None for
-        :func:`default_ledger_path` (``$QOLABA_NB_LEDGER`` or the per-user data directory).
-    store_text
+    path : str, path or None, default None
+        The SQLite file (parent directories are created), ``":memory:"``, a
+        ``postgresql://`` URL for a ledger shared by a team, or None for
+        ``default_ledger_path()`` (``$QOLABA_NB_LEDGER`` or the per-user data directory).
+    store_text : bool, default False
         Keep each call's prompt and completion text. Off by default: the ledger is for money
         and timing, and prompts may be private.
-    hold_lease_s
-        How long a :meth:`hold` lasts if its process neither records nor releases it
-        (default :data:`~.budgets.DEFAULT_HOLD_LEASE_S`, 15 minutes: longer than any call).
-        Holds of a process that died on this host are dropped at once, whatever the lease.
+    hold_lease_s : float, default 900
+        Seconds a ``hold`` lasts if its process neither records nor releases it (15
+        minutes: longer than any call). Holds of a process that died on this host are
+        dropped at once, whatever the lease.
+    write_timeout_s : float, default 0.25
+        Seconds a row waits for another connection's write lock before it is spooled to a
+        file next to the ledger (and written later); a reply is never lost to a busy ledger.
+
+    Raises
+    ------
+    LedgerError
+        The ledger cannot be opened or prepared (an unwritable file, a foreign database).
+    ValueError
+        A lease or a timeout that is not a positive number of seconds.
 
     Examples
     --------
@@ -657,19 +673,24 @@ class UsageLedger(ComparisonStore):
     ) -> None:
         """Refuse calls once ``credits`` are spent (``None`` removes the budget).
 
+        Budgets live in this ``UsageLedger`` object, not in the database; the spending they
+        are checked against is read from the database, so it includes other clients' calls.
+
         Parameters
         ----------
-        credits
+        credits : float or None
             The limit in credits. Calls are refused once the spending reaches it.
-        session
+        session : str or None, default None
             Whose spending counts: ``None`` or ``"current"`` (this process), a session id, or
             ``"all"`` (every session recorded in this ledger).
-        tag
+        tag : str or None, default None
             Count only calls with this tag, and guard only calls made with this tag. Without a
             tag the budget covers every call.
 
-        Budgets live in this ``UsageLedger`` object, not in the database; the spending they
-        are checked against is read from the database, so it includes other clients' calls.
+        Raises
+        ------
+        ValueError
+            ``credits`` is negative or NaN.
 
         Examples
         --------

@@ -55,6 +55,7 @@ class SimStats:
         return value
 
     def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
         return asdict(self)
 
 

@@ -232,6 +232,41 @@ async def test_a_2000_chunk_reply_is_batched(
     assert sum(m.size for m in sent) <= 3 * final_html
 
 
+async def test_a_stopped_reply_shows_and_counts_its_estimated_credit(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    # a stopped stream gets no usage from the server: the client records an estimate (here
+    # what the call reserved, as the ledger has no history of sim/slow to fit on)
+    async with AsyncClient(
+        sim.api_key, sim.base_url, ledger=ledger, budget_credits=10, reserve_credits=0.07
+    ) as c:
+        panel = ChatPanel(c, model="sim/echo")
+        first = await panel.send("one")
+        panel.model = "sim/slow"
+        task = asyncio.create_task(panel.send("Say a lot, slowly"))
+        await until(lambda: panel.transcript.live is not None and panel.transcript.live.text)
+        panel.stop()
+        await asyncio.wait_for(task, 2.0)
+
+    row = ledger.to_dataframe().iloc[-1]
+    assert row["status"] == "cancelled" and row["credit_source"] == "estimated"
+    assert row["credit"] == 0.07
+    last = panel.transcript.messages[-1]
+    assert last["status"] == "stopped"
+    assert last["meta"].startswith("≈0.07 credits (estimated) · ")
+    assert first.credit is not None
+    assert panel.total_credit == pytest.approx(first.credit + 0.07)  # counted in the total
+    assert panel.total_estimated == pytest.approx(0.07)
+    total = f"{first.credit + 0.07:.6g} credits (≈0.07 estimated)"
+    assert f"session: {total}" in panel.header.value
+    assert f"*Session: {total}" in panel.to_markdown()
+    usage = panel.to_dict()["messages"][-1]["usage"]
+    assert usage["credit"] == 0.07 and usage["credit_estimated"] is True
+    reopened = ChatPanel(AsyncClient(sim.api_key, sim.base_url, ledger=False), model="sim/echo")
+    reopened.messages = panel.to_dict()["messages"]  # still marked once loaded
+    assert reopened.transcript.messages[-1]["meta"].startswith("≈0.07 credits (estimated)")
+
+
 async def test_reasoning_grows_above_the_reply_while_it_streams(
     sim: Simulator, ledger: UsageLedger, wire: Wire
 ) -> None:
