@@ -238,10 +238,23 @@ class _Call:
         self._record("ok", completion=completion)
         return completion
 
-    def stream_completion(self) -> ChatCompletion:
-        return self.acc.completion(
-            request_id=self.request_id, latency_s=self.elapsed(), ttft_s=self.ttft_s
-        )
+    def completion(self, payload: object = None) -> ChatCompletion:
+        """The reply as one ``ChatCompletion``: of ``payload`` (a JSON answer), else of what the
+        stream gave so far.
+
+        Every reply the client returns is built here, so this is where the key is masked
+        wherever a server echoed it: text, tool calls, reasoning, log probabilities, ``raw``.
+        (A streamed chunk is shown as it came: a key split over several chunks can only be
+        found in the whole text, and the per-token path stays free of the check.)
+        """
+        if payload is None:
+            done = self.acc.completion(
+                request_id=self.request_id, latency_s=self.elapsed(), ttft_s=self.ttft_s
+            )
+        else:
+            done = parse_completion(payload, request_id=self.request_id)
+        masked: ChatCompletion = _config.redact_value(done, self.client._api_key)
+        return masked
 
     def fail(self, err: QolabaError) -> None:
         redact_error(err, self.client._api_key)  # the one place every failed call passes
@@ -261,15 +274,17 @@ class _Call:
         if self.recorded:
             return
         self.recorded = True
+        key = self.client._api_key
         usage = completion.usage if completion is not None else self.acc.usage
-        text = completion.text if completion is not None else self.acc.text
+        # A completion comes masked (see completion()); what a cut stream gave is masked here.
+        text = completion.text if completion is not None else _config.redact(self.acc.text, key)
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
         credit, source = self._credit(usage, len(text))
         if source == "estimated":
             self.estimate = credit
         if error is not None:
-            error = _config.redact(error, self.client._api_key)
+            error = _config.redact(error, key)
         rec = CallRecord(
             model=self.body["model"],
             kind=self.kind,
@@ -290,7 +305,7 @@ class _Call:
             params={k: self.body[k] for k in SAMPLING_PARAMS if k in self.body},
             tag=self.tag,
             run_id=self.run_id,
-            prompt_text=_prompt_text(self.body["messages"]),
+            prompt_text=_config.redact(_prompt_text(self.body["messages"]), key),
             completion_text=text,
             replayed=self.client.replay is not None,
         )
@@ -642,13 +657,13 @@ class _StreamBase:
 
     def _finish(self) -> None:
         self._call.acc.check_complete()
-        self._completion = self._call.succeed(self._call.stream_completion())
+        self._completion = self._call.succeed(self._call.completion())
 
     def _result(self) -> ChatCompletion:
         if self._error is not None:
             raise self._error
         # A stream stopped early still gives what arrived (its finish_reason is None).
-        return self._completion or self._call.stream_completion()
+        return self._completion or self._call.completion()
 
     def _mark_closed(self) -> bool:
         """True the first time: then the caller closes the connection."""
@@ -1102,14 +1117,14 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
                 failed.partial_text = call.acc.text
             call.fail(failed)
             raise failed.with_traceback(None)
-        return call.stream_completion()
+        return call.completion()
     try:
         payload = response.json()
     except ValueError:
         err = _not_api_answer(response, content, "JSON", call.client._api_key)
         call.fail(err)
         raise err from None
-    return parse_completion(payload, request_id=call.request_id)
+    return call.completion(payload)
 
 
 def _feed_all(call: _Call, content: bytes) -> None:

@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 
 from .._config import Secret, mask_url
 from .errors import LedgerError
-from .paths import MEMORY
+from .paths import MEMORY, is_url
 
 __all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
 
@@ -241,14 +241,6 @@ class SQLiteBackend:
 
 #: SQLite connections inherited by this (forked) process: see SQLiteBackend.abandon.
 _ABANDONED: list[Any] = []
-
-#: Targets that are database URLs rather than SQLite files.
-URL_SCHEMES: Final = ("postgresql://", "postgres://")
-
-
-def is_url(target: str) -> bool:
-    """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
-    return target.startswith(URL_SCHEMES)
 
 
 def open_backend(target: Secret) -> Backend:

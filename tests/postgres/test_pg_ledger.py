@@ -194,6 +194,13 @@ def test_a_forked_child_keeps_no_copy_of_the_parents_session(
         assert sorted(led.to_dataframe()["request_id"]) == ["child", "parent"]
 
 
+def test_an_upper_case_scheme_opens_the_same_database(postgres_url: str) -> None:
+    with UsageLedger(postgres_url.replace("postgresql://", "POSTGRESQL://", 1)) as led:
+        led.record(_rec(credit=0.25))
+    with UsageLedger(postgres_url) as led:
+        assert led.spent(session="all") == (0.25, 0.0)
+
+
 def test_two_ledger_objects_share_one_database_and_budget(postgres_url: str) -> None:
     with UsageLedger(postgres_url) as a, UsageLedger(postgres_url) as b:
         a.record(_rec(credit=0.75, session="ann"))
