@@ -220,7 +220,9 @@ async def acompare(
     resume : str or None, default None
         The id of an earlier run of the same prompts and models: only the cells it has not
         finished with status "ok" are sent; the others come from the ledger. The frame is the
-        one an uninterrupted run would have given.
+        one an uninterrupted run would have given. A ledger made with ``store_text=False``
+        keeps no reply text, so its finished cells cannot come back from it: they are sent
+        (and paid for) again, with a ``RuntimeWarning`` saying how many.
     progress : bool, default True
         A progress bar with the running credit total and the estimate of what is left.
     on_update : callable or None, default None
@@ -282,16 +284,30 @@ async def acompare(
     # cell lives only while it runs.
     rows: list[tuple[Any, ...] | None] = [None] * total
     if resume is not None:
+        from .ledger.comparisons import prompt_fingerprint
+
         if store is None:
             raise ValueError("resume= needs a client with a UsageLedger")
+        textless = 0
         for index, row in store.finished_cells(run_id).items():
-            if index >= total or row[0] != labels[index // per_prompt]:
+            label = labels[index // per_prompt] if index < total else None
+            if label is None or row[0] not in (label, prompt_fingerprint(label)):
                 raise ValueError(
                     f"run {run_id!r} does not match these prompts and models (cell {index})"
                 )
             if row[1] != models[index // repeats % len(models)]:
                 raise ValueError(f"run {run_id!r} does not match these models (cell {index})")
-            rows[index] = row
+            if row[3] is None:  # kept without its reply (store_text=False): sent again
+                textless += 1
+            else:
+                rows[index] = row
+        if textless:
+            warnings.warn(
+                f"{textless} finished cell(s) of run {run_id!r} were kept without their reply "
+                "(the ledger has store_text=False), so they are sent again.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     todo = [i for i, row in enumerate(rows) if row is None]
     tally = _Tally(len(todo), [r[4] for r in rows if r is not None and r[4] is not None])
     bar = _progress_bar(total, total - len(todo)) if progress else None

@@ -102,9 +102,13 @@ class UsageLedger(ComparisonStore):
         The SQLite file (parent directories are created), ``":memory:"``, a
         ``postgresql://`` URL for a ledger shared by a team, or None for
         ``default_ledger_path()`` (``$QOLABA_NB_LEDGER`` or the per-user data directory).
-    store_text : bool, default False
-        Keep each call's prompt and completion text. Off by default: the ledger is for money
-        and timing, and prompts may be private.
+    store_text : bool or None, default None
+        Whether the ledger keeps text. None: calls keep none (the ledger is for money and
+        timing, and prompts may be private), but a comparison's finished cells keep their
+        prompt and reply, which is what ``compare(..., resume=run_id)`` gives back instead of
+        paying for them again. False: no text at all; a cell keeps a fingerprint of its
+        prompt and no reply, so a resumed run sends its finished cells again. True: every
+        call's prompt and completion text too.
     hold_lease_s : float, default 900
         Seconds a ``hold`` lasts if its process neither records nor releases it (15
         minutes: longer than any call). Holds of a process that died on this host are
@@ -134,7 +138,7 @@ class UsageLedger(ComparisonStore):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        store_text: bool = False,
+        store_text: bool | None = None,
         hold_lease_s: float = DEFAULT_HOLD_LEASE_S,
         write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
     ):
@@ -341,7 +345,7 @@ class UsageLedger(ComparisonStore):
     # ---- writing ---------------------------------------------------------------------------
 
     def _row(self, rec: CallRecord) -> tuple[Any, ...]:
-        return encode_row(rec, store_text=self.store_text)
+        return encode_row(rec, store_text=bool(self.store_text))
 
     def _write(
         self,

@@ -15,6 +15,7 @@ import contextlib
 import os
 import random
 import string
+import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -237,9 +238,26 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.report_button = w.Button(
             description="Report", icon="file", disabled=True, tooltip="Save a one-file HTML report"
         )
-        self.report_path = "compare-report.html"
+        # Empty: a new compare-report-<run id>.html in the current directory for each report.
+        self.report_path_box = w.Text(
+            placeholder="compare-report-<run id>.html",
+            description="report file",
+            tooltip="Where the Report button writes; empty: a new file named after the run",
+            layout=w.Layout(width="300px"),
+        )
+        self.report_path_box.add_class("qnb-report-path")
+        self.report_link = (
+            w.Output()
+        )  # a link to the last report written (rendered by the front end)
+        self.report_link.add_class("qnb-report-link")
         self.vote_bar = w.HBox(
-            [self.tie_button, self.bad_button, self.rank_button, self.report_button],
+            [
+                self.tie_button,
+                self.bad_button,
+                self.rank_button,
+                self.report_button,
+                self.report_path_box,
+            ],
             layout=w.Layout(flex_flow="row wrap"),
         )
         self.vote_bar.add_class("qnb-vote-bar")
@@ -279,6 +297,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 self.vote_bar,
                 self.summary,
                 self.status,
+                self.report_link,
             ],
             layout=w.Layout(width="100%"),
         )
@@ -497,13 +516,28 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._update_summary()
         return vote
 
+    @property
+    def report_path(self) -> str | None:
+        """The report file field's path; None (the field empty): a new file per report."""
+        return self.report_path_box.value.strip() or None
+
+    @report_path.setter
+    def report_path(self, value: str | os.PathLike[str] | None) -> None:
+        self.report_path_box.value = "" if value is None else os.fspath(value)
+
     def save_report(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write every run of this panel as one self-contained HTML file (``qolaba_nb.report``).
+
+        The panel then shows where it went, with a link that opens it (in JupyterLab, in a
+        tab of its own) when the file is under the current directory.
 
         Parameters
         ----------
         path : str, os.PathLike or None, optional
-            Where to write it; None: ``report_path`` (``"compare-report.html"``).
+            Where to write it (replaced if it exists). None: ``report_path`` (the "report
+            file" field) if set, else ``compare-report-<run id>.html`` in the current
+            directory, named after the last run, with ``-2``, ``-3``, ... added rather than
+            replacing an earlier report.
 
         Returns
         -------
@@ -516,9 +550,40 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise ValueError("nothing to report yet: run a prompt first")
         if self.blind and not self._voted:
             raise ValueError("vote first: the report shows the model names and numbers")
-        target = report(self.results, path or self.report_path, title="ComparePanel runs")
-        self._set_status(f"Report written to {target}", "info")
+        chosen = path if path is not None else self.report_path
+        if chosen is None:
+            run_id = str(self._runs[-1]["run_id"].iloc[0])
+            chosen = _unused(Path.cwd() / f"compare-report-{run_id}.html")
+        target = report(self.results, chosen, title="ComparePanel runs")
+        self._set_status(f"Report written to {target.resolve()}", "info")
+        self._show_link(target)
         return target
+
+    def _show_link(self, target: Path) -> None:
+        """A link to ``target``, relative to the current directory (the notebook's, usually),
+        which JupyterLab resolves and opens; a file elsewhere is named, not linked."""
+        full = target.resolve()
+        try:
+            relative = full.relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            shown = f"<code>{escape_html(str(full))}</code>"
+        else:
+            href = escape_html(urllib.parse.quote(relative))
+            shown = (
+                f'<a href="{href}" target="_blank" rel="noopener">Open {escape_html(relative)}</a>'
+            )
+        # Set as an output, not an HTML widget: the front end's renderer resolves the
+        # relative link against the notebook's folder and opens it inside JupyterLab.
+        self.report_link.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "text/html": f'<div class="qnb-plain">{shown}</div>',
+                    "text/plain": str(full),
+                },
+                "metadata": {},
+            },
+        )
 
     def _report_quietly(self) -> None:
         try:
@@ -690,6 +755,15 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.report_button.disabled = (
             not self._runs or self._busy or (self.blind and not self._voted)
         )
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``, ... : the first name no file has."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _vote_mark(choice: Any, rank: Any) -> str:
