@@ -17,16 +17,23 @@ and the bytes, not the 60-message target.
 
 Last, 100-message conversations through a ``ChatPanel`` and the simulator: what their
 finished messages cost on the wire against the sum of their HTML (target: at most 1.3x;
-each finished message is sent once, as an append), next to what re-sending the whole list
-after each message (the panel's first version) would have cost. The streaming of the
-replies is counted on its own line. Each message carries a constant overhead (the op, its
-id, role, label and usage line: about 100 bytes for a prompt, 240 for a reply), so the
-ratio depends on the messages' size:
+each finished message is sent once, as an ``add`` op carrying only that message), next to
+what re-sending the whole list after each message (the panel's first version) would have
+cost. The streaming of the replies (``open``, ``delta``) is counted on its own line. A
+message carries, beside its HTML, a constant part: the comm framing, the op, its id and
+role (about 90 bytes), and for a reply its label (the model) and the reply line (credits,
+cost, latency, TTFT, length, speed: about 90 bytes). So the ratio depends on the
+messages' size, and both are printed against the same target:
 
 * messages of about 2 KB (sim/echo answering 1,800-character Markdown prompts; the issue's
-  conversation averaged 2.1 KB a message): the target applies;
-* the simulator's own short replies to the 14 prompts of data/prompts (a few hundred bytes
-  each): printed as measured, for comparison.
+  conversation averaged 2.1 KB a message);
+* the simulator's own short replies to the 14 prompts of data/prompts (about 180 bytes of
+  HTML a message: there the reply lines alone are about 0.3x of it).
+
+The bytes counted are the comm messages' data, as elsewhere here. A second line adds what
+carries each of them to the browser, a Jupyter message (header, parent header, channel:
+about 590 bytes, measured with jupyter_client's ``Session``), and shows what the panel's
+other widgets (the session total, the Send and Stop buttons) send per reply.
 
 Run: ``.venv/bin/python benchmarks/bench_render.py``
 """
@@ -36,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import comm
@@ -87,16 +95,28 @@ class Wire:
         found = [size for cid, size, _ in self.sent[mark:] if cid == widget.model_id]
         return len(found), sum(found)
 
-    def split(self, mark: int, widget: w.Widget) -> tuple[int, int]:
-        """(bytes of the live reply's ops, bytes of everything else) since ``mark``."""
-        live = other = 0
+    def split(self, mark: int, widget: w.Widget) -> dict[str, tuple[int, int]]:
+        """(messages, bytes) since ``mark``: ``live`` (the streaming reply's ops) and
+        ``finished`` (everything else) of ``widget``, and ``others`` (every other widget)."""
+        out = {"live": [0, 0], "finished": [0, 0], "others": [0, 0]}
         for cid, size, op in self.sent[mark:]:
-            if cid == widget.model_id:
-                if op in _LIVE_OPS:
-                    live += size
-                else:
-                    other += size
-        return live, other
+            kind = "others" if cid != widget.model_id else "live" if op in _LIVE_OPS else "finished"
+            out[kind][0] += 1
+            out[kind][1] += size
+        return {k: (n, b) for k, (n, b) in out.items()}
+
+
+def envelope_bytes() -> int:
+    """What a Jupyter message adds around a comm message's data on its way to the browser
+    (header, parent header, metadata, comm id, channel), measured with jupyter_client."""
+    from jupyter_client.session import Session
+
+    session = Session()
+    parent = session.msg("execute_request", content={"code": "await panel.send(text)"})
+    msg = session.msg("comm_msg", content={"comm_id": "0" * 32, "data": {}}, parent=parent)
+    sent = {k: msg[k] for k in ("header", "parent_header", "metadata", "content")}
+    sent |= {"channel": "iopub", "buffers": []}
+    return len(json.dumps(sent, default=str).encode()) - len(b"{}")
 
 
 def markdown_reply(chars: int) -> str:
@@ -188,10 +208,18 @@ def shipped_prompts() -> list[str]:
     ]
 
 
-async def bench_conversation(
-    wire: Wire, model: str, prompts: list[str]
-) -> tuple[int, int, int, int, int]:
-    """(messages, bytes of finished messages, their HTML, streaming bytes, whole-list bytes)."""
+@dataclass
+class Conversation:
+    messages: int
+    html: int  # the sum of the messages' HTML
+    lines: int  # the bytes of their labels and reply lines
+    finished: tuple[int, int]  # (comm messages, bytes) of the finished messages
+    live: tuple[int, int]  # ... of the replies streaming
+    others: tuple[int, int]  # ... of the panel's other widgets (header total, buttons)
+    whole_list: int  # bytes, had the whole list been sent after each message
+
+
+async def bench_conversation(wire: Wire, model: str, prompts: list[str]) -> Conversation:
     with Simulator() as sim:
         async with AsyncClient(sim.api_key, sim.base_url, ledger=False) as c:
             panel = ChatPanel(c, model=model)
@@ -199,14 +227,20 @@ async def bench_conversation(
             mark = wire.mark()
             for i in range(CONVERSATION_PROMPTS):
                 await panel.send(prompts[i % len(prompts)])
-    live, finished = wire.split(mark, panel.transcript)
+    parts = wire.split(mark, panel.transcript)
     messages = panel.transcript.messages
-    html = sum(len(m["html"].encode()) for m in messages)
-    whole_list = sum(
-        len(json.dumps({"state": {"messages": messages[:k]}}, ensure_ascii=False).encode())
-        for k in range(1, len(messages) + 1)
+    return Conversation(
+        messages=len(messages),
+        html=sum(len(m["html"].encode()) for m in messages),
+        lines=sum(len(m.get(k, "").encode()) for m in messages for k in ("label", "meta")),
+        finished=parts["finished"],
+        live=parts["live"],
+        others=parts["others"],
+        whole_list=sum(
+            len(json.dumps({"state": {"messages": messages[:k]}}, ensure_ascii=False).encode())
+            for k in range(1, len(messages) + 1)
+        ),
     )
-    return len(messages), finished, html, live, whole_list
 
 
 def line(name: str, messages: int, size: int, html: int | None = None) -> str:
@@ -245,21 +279,28 @@ async def main() -> int:
         ),
     ]
     conv_ok = True
+    envelope = envelope_bytes()
     for name, model, prompts, bound in cases:
-        count, finished, conv_html, streaming, whole = await bench_conversation(
-            wire, model, prompts
-        )
-        ratio = finished / conv_html
-        verdict = ""
+        conv = await bench_conversation(wire, model, prompts)
+        count, finished = conv.finished
+        ratio = finished / conv.html
+        met = ratio <= TARGET_CONVERSATION_RATIO
         if bound:
-            met = ratio <= TARGET_CONVERSATION_RATIO
             conv_ok &= met
-            verdict = f", target <= {TARGET_CONVERSATION_RATIO:g}x: {'met' if met else 'MISSED'}"
+        framing = finished - conv.html - conv.lines
+        enveloped = finished + count * envelope
         print(
-            f"{count}-message conversation, {name}: finished messages {finished:,} bytes for"
-            f" {conv_html:,} bytes of HTML ({ratio:.2f}x{verdict}); re-sending the whole list"
-            f" each time: {whole:,} bytes ({whole / conv_html:.1f}x); streaming the replies:"
-            f" {streaming:,} bytes"
+            f"{conv.messages}-message conversation, {name}: finished messages {finished:,}"
+            f" bytes in {count} comm messages for {conv.html:,} bytes of HTML ({ratio:.2f}x,"
+            f" target <= {TARGET_CONVERSATION_RATIO:g}x: {'met' if met else 'MISSED'}; labels"
+            f" and reply lines {conv.lines:,} bytes, framing and ids {framing:,})"
+        )
+        print(
+            f"  inside Jupyter messages (+{envelope} bytes each): {enveloped:,} bytes"
+            f" ({enveloped / conv.html:.2f}x); re-sending the whole list each time:"
+            f" {conv.whole_list:,} bytes ({conv.whole_list / conv.html:.1f}x); streaming the"
+            f" replies: {conv.live[1]:,} bytes in {conv.live[0]:,}; the panel's other widgets"
+            f" (session total, buttons): {conv.others[1]:,} bytes in {conv.others[0]:,}"
         )
     return 0 if ok and conv_ok else 1
 

@@ -26,6 +26,7 @@ def _tutorials(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from . import Client, RateLimitError, ValidationError
+    from ._render import usage_line
     from .simulator import Simulator
 
     with Simulator() as sim, Client(sim.api_key, sim.base_url, ledger=False) as client:
@@ -38,9 +39,14 @@ def _demo(args: argparse.Namespace) -> int:
             for delta in stream.text_deltas():
                 print(delta, end="", flush=True)
             reply = stream.completion()
-        usage = reply.usage
-        credit = f"{usage.credit:g} credits, ${usage.cost:.6f}" if usage else "no usage reported"
-        print(f"\n\n{credit}; {reply.latency_s:.2f} s, first token after {reply.ttft_s or 0:.2f} s")
+        line = usage_line(
+            reply.credit,
+            reply.cost,
+            reported=reply.usage is not None,
+            latency_s=reply.latency_s,
+            ttft_s=reply.ttft_s,
+        )
+        print(f"\n\n{line}")
         try:
             client.chat("hello", model=model, temperature=3)
         except ValidationError as err:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ._exceptions import BudgetExceededError, ValidationError
+from ._money import credit_number
 
 if TYPE_CHECKING:
     from ._client import _BaseClient
@@ -44,23 +45,11 @@ __all__ = [
     "budget_status",
     "check_credits",
     "estimate_credit",
-    "format_credits",
     "reservation_amount",
 ]
 
 #: What a call reserves when neither the caller nor the ledger's history says more.
 DEFAULT_RESERVATION = 1.0
-
-
-def format_credits(credits: float) -> str:
-    """A number of credits for people: at most 4 decimals, no trailing zeros.
-
-    Examples
-    --------
-    >>> format_credits(3.2), format_credits(5.0), format_credits(0.123456)
-    ('3.2', '5', '0.1235')
-    """
-    return f"{credits:.4f}".rstrip("0").rstrip(".")
 
 
 def check_credits(value: object, param: str) -> float:
@@ -162,14 +151,14 @@ class Budget:
             if self._credits is not None and self._spent + self._reserved + amount > self._credits:
                 spent, reserved = self._spent, self._reserved
                 in_flight = (
-                    f" and {format_credits(reserved)} reserved by calls in flight"
+                    f" and {credit_number(reserved)} reserved by calls in flight"
                     if reserved
                     else ""
                 )
                 raise BudgetExceededError(
-                    f"Client budget of {format_credits(self._credits)} credits: "
-                    f"{format_credits(spent)} spent{in_flight}, so this call's reservation of "
-                    f"{format_credits(amount)} credits does not fit. The call was not sent. "
+                    f"Client budget of {credit_number(self._credits)} credits: "
+                    f"{credit_number(spent)} spent{in_flight}, so this call's reservation of "
+                    f"{credit_number(amount)} credits does not fit. The call was not sent. "
                     "(A call reserves its expected credit first; set reserve_credits= to "
                     "change that.)",
                     spent=spent,
@@ -207,7 +196,7 @@ class Reservation:
 
     def __repr__(self) -> str:
         state = "ended" if self._done else "live"
-        return f"<Reservation {format_credits(self.amount)} credits {state}>"
+        return f"<Reservation {credit_number(self.amount)} credits {state}>"
 
     @property
     def done(self) -> bool:
@@ -336,7 +325,7 @@ class BudgetStatus:
 
 def _status(left: float, total: float, source: str) -> BudgetStatus:
     left = max(0.0, left)
-    text = f"{format_credits(left)} of {format_credits(total)} credits left"
+    text = f"{credit_number(left)} of {credit_number(total)} credits left"
     return BudgetStatus(left, total, source, text)
 
 

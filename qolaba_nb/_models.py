@@ -18,8 +18,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from ._config import mask_url
 from ._exceptions import ValidationError
-from ._types import JSON, Messages
+from ._types import JSON, Messages, SamplingParams
 
 __all__ = [
     "SAMPLING_PARAMS",
@@ -51,7 +52,8 @@ SAMPLING_PARAMS = (
     "presence_penalty",
     "stop",
 )
-KNOWN_PARAMS = (*SAMPLING_PARAMS, "tools", "tool_choice", "stream_options", "extra_body")
+#: Every optional field a request takes: the keys of ``SamplingParams``, in its order.
+KNOWN_PARAMS: tuple[str, ...] = tuple(SamplingParams.__annotations__)
 #: Fields of the body that the client sets and checks: ``extra_body`` cannot replace them.
 BODY_FIELDS = frozenset({"model", "messages", "stream", *KNOWN_PARAMS} - {"extra_body"})
 MAX_STOP_SEQUENCES = 4
@@ -311,7 +313,7 @@ def check_base_url(url: object) -> str:
         raise ValidationError(
             f"base_url must be a string, got {type(url).__name__}", param="base_url"
         )
-    shown = mask_userinfo(url)
+    shown = mask_url(url)
     if not _HEADER_VALUE.fullmatch(url) or any(c.isspace() for c in url):
         raise ValidationError(
             f"base_url must be a URL without spaces or control characters, got {shown!r}",
@@ -321,7 +323,11 @@ def check_base_url(url: object) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (parses the port: "host:abc" raises here)
     except ValueError as exc:
-        raise ValidationError(f"base_url {shown!r} is not a URL: {exc}", param="base_url") from None
+        # urllib quotes the part it could not read, which may be a piece of a password.
+        reason = str(exc) if shown == url else "its host or port does not parse"
+        raise ValidationError(
+            f"base_url {shown!r} is not a URL: {reason}", param="base_url"
+        ) from None
     if parts.scheme not in ("http", "https"):
         raise ValidationError(
             f"base_url must start with http:// or https://, got {shown!r}", param="base_url"
@@ -335,28 +341,6 @@ def check_base_url(url: object) -> str:
             param="base_url",
         )
     return url.rstrip("/")
-
-
-def mask_userinfo(url: str) -> str:
-    """``url`` with any ``user:password@`` part shown as ``***@``.
-
-    Parameters
-    ----------
-    url
-        A URL, valid or not.
-
-    Returns
-    -------
-    str
-        The URL to show in a repr or a message.
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    if "@" in authority:
-        authority = "***@" + authority.rpartition("@")[2]
-    return f"{scheme}{sep}{authority}{slash}{path}"
 
 
 def check_headers(headers: object) -> dict[str, str]:
@@ -552,6 +536,8 @@ class Usage:
 
     @classmethod
     def from_raw(cls, raw: object) -> Usage | None:
+        """The usage the server sent (``total_credit``, ``total_cost``, ``breakdown``), or
+        None for an empty or missing one."""
         if not isinstance(raw, Mapping) or not raw:
             return None
         breakdown = raw.get("breakdown")
@@ -567,6 +553,7 @@ class Usage:
 
     @property
     def has_credit(self) -> bool:
+        """Whether the server said what the call cost (credits or USD)."""
         return self.credit is not None or self.cost is not None
 
 
@@ -581,6 +568,7 @@ class Model:
 
     @property
     def provider(self) -> str:
+        """Who serves the model: ``owned_by``, else the part of the id before ``/``."""
         return self.owned_by or (self.id.split("/", 1)[0] if "/" in self.id else "")
 
 
@@ -691,10 +679,12 @@ class ChatCompletion:
 
     @property
     def credit(self) -> float | None:
+        """The credits the call cost, as the server reported them; None if it did not."""
         return self.usage.credit if self.usage else None
 
     @property
     def cost(self) -> float | None:
+        """The cost of the call in USD, as the server reported it; None if it did not."""
         return self.usage.cost if self.usage else None
 
     def _repr_html_(self) -> str:

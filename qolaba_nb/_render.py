@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._money import format_credits, format_money
+
 
 def escape_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def format_money(cost: float) -> str:
-    """Dollars as every panel and export shows them: ``$0.000123``."""
-    return f"${cost:.6f}"
-
-
-def format_credits(credit: float) -> str:
-    return f"{credit:g} credits"
 
 
 def usage_line(

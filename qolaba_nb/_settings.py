@@ -25,7 +25,6 @@ from ._models import (
     check_headers,
     check_ledger,
     check_timeout,
-    mask_userinfo,
 )
 from ._record import LedgerLike
 from ._sse import DEFAULT_MAX_EVENT_BYTES
@@ -53,7 +52,7 @@ class ClientSettings:
     timeout : httpx.Timeout
         Connect and read timeouts.
     max_retries : int
-        Retries after a connection error, 408, 409, 429 or 5xx.
+        Retries after a connection error or timeout, 429, 502, 503 or 504.
     headers : Mapping[str, str]
         Extra request headers (never ``Authorization``).
     ledger : LedgerLike, False or None
@@ -87,7 +86,7 @@ class ClientSettings:
 
     def __repr__(self) -> str:
         key = "set" if self.api_key else "missing"
-        url = mask_userinfo(self.base_url)
+        url = _config.mask_url(self.base_url)
         return f"ClientSettings(base_url={url!r}, api_key=<{key}>, tag={self.tag!r})"
 
     @classmethod

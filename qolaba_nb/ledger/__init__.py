@@ -124,6 +124,6 @@ def default_ledger() -> UsageLedger:
     global _default
     path = default_ledger_path()
     with _default_lock:
-        if _default is None or _default.path != path or _default._closed:
+        if _default is None or _default._target.get() != path or _default._closed:
             _default = UsageLedger(path)
         return _default

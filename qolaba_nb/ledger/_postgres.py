@@ -13,8 +13,9 @@ by the same queries: every PostgreSQL-specific rule is in this module.
 * One connection per ledger object, in autocommit mode (transactions are explicit), shared by its
   threads behind the ledger's lock. A forked child opens its own and detaches the inherited one
   without telling the server, which would end the parent's session.
-* The URL's password is kept in a :class:`~qolaba_nb._config.Secret`: never in ``repr``, in
-  :attr:`PostgresBackend.target` or in the errors this module raises.
+* The URL (with its password) comes and stays in a :class:`~qolaba_nb._config.Secret`: never
+  in ``repr``, in :attr:`PostgresBackend.target`, in the errors this module raises, nor in a
+  local variable of a frame those errors' tracebacks show.
 
 psycopg is imported when a PostgreSQL ledger is opened, never by ``import qolaba_nb``.
 """
@@ -23,19 +24,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import zlib
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
-from .._config import Secret, redact
+from .._config import PASSWORD_PARAM, Secret, mask_url, redact
 from .backends import Dialect
 from .errors import LedgerError
 
-__all__ = ["POSTGRESQL", "PostgresBackend", "is_postgres_url", "redact_url"]
-
-_SCHEMES: Final = ("postgresql://", "postgres://")
+__all__ = ["POSTGRESQL", "PostgresBackend"]
 
 #: The advisory lock every ledger write transaction takes: two int4 keys, the first naming
 #: qolaba_nb (so that other applications' advisory locks in the same database do not collide),
@@ -52,25 +50,6 @@ POSTGRESQL: Final = Dialect(
     float_list="string_agg({}::text, ',')",
     lock_budget=f"SELECT pg_advisory_xact_lock({LOCK_KEYS[0]}, {LOCK_KEYS[1]})",
 )
-
-_MASK: Final = "***"
-_PASSWORD_PARAM = re.compile(r"(?i)((?:^|&)[^=&]*password=)[^&]*")
-
-
-def is_postgres_url(target: str) -> bool:
-    """Whether a ledger ``path`` names a PostgreSQL database (``postgresql://``/``postgres://``)."""
-    return target[:13].lower().startswith(_SCHEMES)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (in the user part or a ``password=`` parameter) masked."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    user, at, hosts = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.split(':', 1)[0]}:{_MASK}@{hosts}"
-    query = _PASSWORD_PARAM.sub(rf"\g<1>{_MASK}", parts.query)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def _psycopg() -> Any:
@@ -90,30 +69,27 @@ class PostgresBackend:
     Parameters
     ----------
     url
-        ``postgresql://user:password@host:port/dbname?sslmode=...``: anything libpq accepts in a
-        URL. The database must exist; the ledger creates its tables in it. Without a password in
-        the URL, libpq's usual sources apply (``~/.pgpass``, ``$PGPASSWORD``).
+        ``postgresql://user:password@host:port/dbname?sslmode=...`` (in a ``Secret``): anything
+        libpq accepts in a URL. The database must exist; the ledger creates its tables in it.
+        Without a password in the URL, libpq's usual sources apply (``~/.pgpass``,
+        ``$PGPASSWORD``).
     connect_timeout
         Seconds to wait for the server when opening a connection (unless the URL sets it).
     """
 
     dialect: Dialect = POSTGRESQL
 
-    def __init__(self, url: str, *, connect_timeout: float = 10) -> None:
+    def __init__(self, url: Secret, *, connect_timeout: float = 10) -> None:
         psycopg = _psycopg()
         self.error: type[Exception] = psycopg.Error
-        self._url = Secret(url)
-        password = _password_of(url)
-        self._secrets = [Secret(s) for s in {url, password, unquote(password)} if s]
-        self.target = redact_url(url)
+        self._url = _lower_scheme(url)
+        self._secrets = _secrets_of(url)
+        self.target = mask_url(url.get())
         self.connect_timeout = connect_timeout
-        try:
-            params = psycopg.conninfo.conninfo_to_dict(url)
-        except psycopg.Error as e:
-            raise ValueError(f"not a valid PostgreSQL URL: {self._clean(e)}") from None
         # Defaults for what the URL does not say (keyword arguments would override the URL).
         defaults = {"application_name": "qolaba_nb", "connect_timeout": connect_timeout}
-        self._params = {k: v for k, v in defaults.items() if k not in params}
+        given = self._keywords(psycopg)
+        self._params = {k: v for k, v in defaults.items() if k not in given}
 
     def __repr__(self) -> str:
         return f"PostgresBackend({self.target!r})"
@@ -124,17 +100,30 @@ class PostgresBackend:
             text = redact(text, secret)
         return text
 
+    # The errors below are raised after their ``except`` block, not inside it: psycopg's
+    # exception would stay attached as ``__context__`` (``from None`` only hides it), and its
+    # traceback's frames hold the URL in their locals.
+
+    def _keywords(self, psycopg: Any) -> frozenset[str]:
+        """The connection keywords the URL sets (their values stay inside this call)."""
+        problem = ""
+        try:
+            return frozenset(psycopg.conninfo.conninfo_to_dict(self._url.get()))
+        except psycopg.Error as e:
+            problem = self._clean(e)
+        raise ValueError(f"not a valid PostgreSQL URL ({self.target}): {problem}")
+
     def connect(self) -> Any:
         """A new autocommit ``psycopg.Connection``; errors name the server, never the password."""
         psycopg = _psycopg()
+        problem = ""
         try:
             return psycopg.connect(self._url.get(), autocommit=True, **self._params)
         except psycopg.Error as e:
-            # from None: the original carries the URL in its traceback's locals.
-            raise LedgerError(
-                f"cannot open the usage ledger {self.target}: {self._clean(e)}",
-                path=self.target,
-            ) from None
+            problem = self._clean(e)
+        raise LedgerError(
+            f"cannot open the usage ledger {self.target}: {problem}", path=self.target
+        )
 
     def is_missing_table(self, exc: Exception) -> bool:
         return isinstance(exc, _psycopg().errors.UndefinedTable)
@@ -173,10 +162,17 @@ class PostgresBackend:
             conn.close()
 
 
-def _password_of(url: str) -> str:
-    """The password in ``url`` as written (percent-encoded or not), or ''."""
-    user, at, _hosts = urlsplit(url).netloc.rpartition("@")
-    if at and ":" in user:
-        return user.split(":", 1)[1]
-    m = re.search(r"(?i)(?:^|&)password=([^&]*)", urlsplit(url).query)
-    return m.group(1) if m else ""
+def _lower_scheme(url: Secret) -> Secret:
+    """``url`` with its scheme in lower case: schemes are case-insensitive, libpq's are not."""
+    scheme, sep, rest = url.get().partition("://")
+    return Secret(scheme.lower() + sep + rest)
+
+
+def _secrets_of(url: Secret) -> list[Secret]:
+    """The URL and every password in it, as written and decoded: what errors must not show."""
+    _scheme, _sep, rest = url.get().partition("://")
+    userinfo, _at, rest = rest.rpartition("@")
+    found = {url.get(), userinfo.partition(":")[2]}
+    found |= {m.group(2) for m in PASSWORD_PARAM.finditer(rest.partition("?")[2])}
+    found |= {unquote(s) for s in found}
+    return [Secret(s) for s in found if s]

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from .._config import Secret, mask_url
 from .errors import LedgerError
-from .paths import MEMORY
+from .paths import MEMORY, is_url
 
 __all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
 
@@ -137,6 +138,11 @@ class Backend(Protocol):
         """Whether ``conn`` was lost and a new one must be opened."""
         ...
 
+    def abandon(self, conn: Any) -> None:
+        """Let go of ``conn``, inherited by a forked child, without disturbing the parent that
+        still uses it. Called once, in the child, right after the fork."""
+        ...
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -223,37 +229,33 @@ class SQLiteBackend:
     def is_broken(self, conn: Any) -> bool:
         return False
 
+    def abandon(self, conn: Any) -> None:
+        """Keep the inherited connection for the child's lifetime, unused and never closed.
 
-#: Targets that are database URLs rather than SQLite files.
-URL_SCHEMES: Final = ("postgresql://", "postgres://")
-
-
-def is_url(target: str) -> bool:
-    """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
-    return target.startswith(URL_SCHEMES)
-
-
-def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and reprs)."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+        Closing it (also by garbage collection) could checkpoint or delete the WAL file under
+        the parent's feet: the child does not inherit the parent's file locks, so SQLite in
+        the child would believe it is the last connection.
+        """
+        _ABANDONED.append(conn)
 
 
-def open_backend(target: str) -> Backend:
+#: SQLite connections inherited by this (forked) process: see SQLiteBackend.abandon.
+_ABANDONED: list[Any] = []
+
+
+def open_backend(target: Secret) -> Backend:
     """The :class:`Backend` for ``target``: an SQLite path, ``":memory:"``, or a URL.
 
-    A ``postgresql://`` URL is served by ``qolaba_nb.ledger._postgres.PostgresBackend``
-    (constructed with the URL) when that module is present.
+    ``target`` comes in a ``Secret`` (a URL may hold a password) and is never a local
+    variable of this frame as text. A ``postgresql://`` URL is served by
+    ``qolaba_nb.ledger._postgres.PostgresBackend`` when that module is present.
     """
-    if not is_url(target):
-        return SQLiteBackend(target)
+    if not is_url(target.get()):
+        return SQLiteBackend(target.get())
     try:
         from . import _postgres  # type: ignore[attr-defined,unused-ignore]
     except ImportError as e:
-        shown = mask_url(target)
+        shown = mask_url(target.get())
         raise LedgerError(
             f"cannot open the usage ledger {shown}: this qolaba_nb has no PostgreSQL ledger "
             "backend. Fix: use an SQLite file (UsageLedger(path), QOLABA_NB_LEDGER=path).",

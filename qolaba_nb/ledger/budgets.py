@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._exceptions import BudgetExceededError
+from .._money import credit_number
 from .._record import SESSION_ID
 from .records import _INSERT_COLUMNS
 
@@ -24,7 +25,6 @@ __all__ = [
     "Budget",
     "covering",
     "exceeded",
-    "fmt_credits",
     "scope",
     "session_key",
     "totals_deltas",
@@ -57,11 +57,6 @@ def session_key(session: str | None) -> str | None:
     if session == "all":
         return None
     return session
-
-
-def fmt_credits(x: float) -> str:
-    """Credits as short text: ``0.5``, ``1.2345``, ``3``."""
-    return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def covering(budgets: Iterable[Budget], tag: str | None) -> list[Budget]:
@@ -98,15 +93,15 @@ def exceeded(
     asked
         The credits this call asked to hold; None when the budget is simply used up.
     """
-    in_flight = f", {fmt_credits(held)} more held by calls in flight" if held > 0 else ""
+    in_flight = f", {credit_number(held)} more held by calls in flight" if held > 0 else ""
     if asked is None:
-        head = f"Budget of {fmt_credits(b.credits)} credits spent: "
+        head = f"Budget of {credit_number(b.credits)} credits spent: "
         tail = ""
     else:
-        head = f"Budget of {fmt_credits(b.credits)} credits would be exceeded: "
-        tail = f"; this call needs up to {fmt_credits(asked)}"
+        head = f"Budget of {credit_number(b.credits)} credits would be exceeded: "
+        tail = f"; this call needs up to {credit_number(asked)}"
     return BudgetExceededError(
-        f"{head}{fmt_credits(credit)} credits used {_who(b)}{in_flight}{tail}. "
+        f"{head}{credit_number(credit)} credits used {_who(b)}{in_flight}{tail}. "
         "The call was not sent.",
         spent=credit,
         budget=b.credits,

@@ -55,6 +55,7 @@ class SimStats:
         return value
 
     def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
         return asdict(self)
 
 
@@ -237,6 +238,8 @@ class Knobs:
     chunk_delay_s: float | None
     chunks: int | None
     speed: float
+    reasoning_s: float | None = None  # x-sim-reasoning: think this long, out loud, first
+    chunk_chars: int | None = None  # x-sim-chunk-chars: no text chunk longer than this
 
 
 def _header_number(headers: Headers, name: str, default: float | None) -> float | None:
@@ -259,12 +262,21 @@ def read_knobs(headers: Headers, options: SimOptions) -> Knobs:
         if not raw.strip().isdigit() or not 1 <= int(raw) <= _MAX_SIM_CHUNKS:
             raise _bad("Header x-sim-chunks must be an integer from 1 to 1000000.", "x-sim-chunks")
         chunks = int(raw)
+    chunk_chars = headers.get("x-sim-chunk-chars")
+    if chunk_chars is not None and not (
+        chunk_chars.strip().isdigit() and 1 <= int(chunk_chars) <= _MAX_SIM_CHUNKS
+    ):
+        raise _bad(
+            "Header x-sim-chunk-chars must be an integer from 1 to 1000000.", "x-sim-chunk-chars"
+        )
     return Knobs(
         latency_s=_header_number(headers, "x-sim-latency", options.latency_s),
         ttft_s=_header_number(headers, "x-sim-ttft", options.ttft_s),
         chunk_delay_s=_header_number(headers, "x-sim-chunk-delay", options.chunk_delay_s),
         chunks=chunks,
         speed=options.speed,
+        reasoning_s=_header_number(headers, "x-sim-reasoning", None),
+        chunk_chars=None if chunk_chars is None else int(chunk_chars),
     )
 
 
@@ -454,6 +466,21 @@ class Answer:
     cost: float
     tool_call: dict[str, Any] | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    reasoning: str = ""  # sent as reasoning_content, before the text
+
+
+#: Reasoning pieces a reply streams (spread over ``x-sim-reasoning`` seconds).
+_REASONING_PIECES = 8
+
+
+def _reasoning_text(question: str) -> str:
+    """What a reasoning model thinks before it answers (``x-sim-reasoning``)."""
+    topic = question.strip().splitlines()[0][:80] if question.strip() else "?"
+    return (
+        f"The question is “{topic}”. First, what does it ask for exactly? "
+        "Then, which facts do I need, and which of them am I sure of? "
+        "Last, how can I say it briefly and check it? (Simulated reasoning.)"
+    )
 
 
 def _prefix(chunks: list[str], length: int) -> list[str]:
@@ -508,12 +535,18 @@ def build_answer(chat: ChatRequest, knobs: Knobs) -> Answer:
         full = "".join(chunks)
     else:
         chunks = _text.split_chunks(full)
+    if knobs.chunk_chars is not None:  # a tokenizer that cuts long words (and keys) apart
+        n = knobs.chunk_chars
+        chunks = [c[i : i + n] for c in chunks for i in range(0, len(c), n)]
     text, finish_reason = _text.cut_answer(full, chat.stop, chat.max_tokens)
     if len(text) < len(full):
         chunks = _prefix(chunks, len(text))
     credit = model.credit_for(len(text))
     cost = model.cost_for(credit)
-    return Answer(text, chunks, finish_reason, credit, cost, None, _usage(model, credit, cost))
+    answer = Answer(text, chunks, finish_reason, credit, cost, None, _usage(model, credit, cost))
+    if knobs.reasoning_s is not None:
+        answer.reasoning = _reasoning_text(convo.last_user_text)
+    return answer
 
 
 def pacing(model: SimModel, knobs: Knobs, pieces: list[str]) -> tuple[float, list[float]]:
@@ -534,6 +567,8 @@ def pacing(model: SimModel, knobs: Knobs, pieces: list[str]) -> tuple[float, lis
 
 def _completion_body(chat: ChatRequest, answer: Answer) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
     if answer.tool_call is not None:
         message["tool_calls"] = [answer.tool_call]
     return {
@@ -602,6 +637,12 @@ def stream_plan(
             for i, p in enumerate(answer.pieces)
         ]
     else:
+        if answer.reasoning:
+            words = answer.reasoning.split(" ")
+            step = -(-len(words) // _REASONING_PIECES)
+            pieces = [" ".join(words[i : i + step]) + " " for i in range(0, len(words), step)]
+            pause = (knobs.reasoning_s or 0.0) / len(pieces)
+            events += [(pause, chunk({"reasoning_content": p})) for p in pieces]
         contents = [(delays[i], chunk({"content": p})) for i, p in enumerate(answer.pieces)]
         behaviour = chat.model.behaviour
         if behaviour == "cut_stream":

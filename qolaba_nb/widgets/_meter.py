@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from .._budget import BudgetStatus, budget_status, format_credits
+from .._budget import BudgetStatus, budget_status
+from .._money import credit_number
 from .._render import escape_html
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def estimate_text(
         past = int(known["calls"].sum())
         total = float(known["expected_credit"].sum())
         parts.append(
-            f"about {format_credits(total)} credits for {calls} call{'s' if calls != 1 else ''}, "
+            f"about {credit_number(total)} credits for {calls} call{'s' if calls != 1 else ''}, "
             f"from {past} past call{'s' if past != 1 else ''}"
         )
     if unknown:

@@ -139,9 +139,9 @@ class Transcript(anywidget.AnyWidget):
     """A list of rendered messages, plus at most one reply streaming in.
 
     ``messages`` (synced) holds each finished message as ``{"id", "role", "html"}`` and the
-    keys that are not empty of ``label``, ``meta``, ``status``, ``actions`` ("reply" or
-    "prompt": which buttons it gets), ``alt`` ("2/3": its alternatives), ``reasoning`` (HTML)
-    and ``reasoning_label`` ("Thought for 3.2 s").
+    keys that are not empty of ``label``, ``meta``, ``status`` (left out when "ok"),
+    ``actions`` ("reply" or "prompt": which buttons it gets), ``alt`` ("2/3": its
+    alternatives), ``reasoning`` (HTML) and ``reasoning_label`` ("Thought for 3.2 s").
 
     Traffic per message is constant: a finished message goes to the browser once, as an
     ``{"op": "add"}`` custom message that the front end's model applies to its own copy of
@@ -225,7 +225,12 @@ class Transcript(anywidget.AnyWidget):
         """Append a finished message; ``html`` must come from one of the render functions."""
         msg: dict[str, Any] = {"id": message_id or self.next_id(), "role": role, "html": html}
         # empty fields stay out: they are most of a short message's bytes
-        optional = {"label": label, "meta": meta, "status": status, **extra}
+        optional = {
+            "label": label,
+            "meta": meta,
+            "status": "" if status == "ok" else status,
+            **extra,
+        }
         msg.update((k, v) for k, v in optional.items() if v)
         return self.append(msg)
 

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import ipywidgets as w
 
@@ -34,7 +34,8 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
-from .._render import format_credits, format_money
+from .._money import format_credits, format_money, format_total
+from .._types import ChatPanelParams
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
@@ -66,6 +67,7 @@ class ReplyInfo:
     model: str
     status: str  # "ok", "stopped" or "error"
     credit: float | None = None
+    credit_estimated: bool = False  # the server reported none: the client's estimate
     cost: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
@@ -128,7 +130,8 @@ def _guess_image(data: bytes) -> str:
 
 
 #: The version of the file ``ChatPanel.save`` writes; ``load`` reads this one and earlier.
-SCHEMA_VERSION = 1
+#: 1: ``messages``, the conversation shown. 2: also ``turns``, every branch (see ``to_dict``).
+SCHEMA_VERSION = 2
 SAVE_FORMAT = "qolaba_nb.chat"
 #: Images larger than this (decoded bytes) are left out of a saved conversation, with a note
 #: in their place; every image the panel sends is at most ``MAX_IMAGE_BYTES`` (4 MiB).
@@ -196,25 +199,35 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     Parameters
     ----------
-    client
-        A ``Client`` or ``AsyncClient`` (a sync client is twinned into an async one); None
-        builds an ``AsyncClient`` from ``QOLABA_API_KEY`` / ``QOLABA_BASE_URL``.
-    model
-        The model to start with; the picker offers every model of ``list_models()``.
-    system
-        The system prompt.
-    tools
+    client : Client, AsyncClient or None, default None
+        A ``Client`` or ``AsyncClient`` (a sync client is twinned into an async one, sharing
+        its ledger and budget); None builds an ``AsyncClient`` from ``QOLABA_API_KEY`` /
+        ``QOLABA_BASE_URL``.
+    model : str or None, default None
+        The model to start with (None: ``"google/gemini-2.5-flash"``); the picker offers
+        every model of ``list_models()``.
+    system : str or None, default None
+        The system prompt (editable in the panel).
+    tools : sequence of callables or dicts, or None, default None
         Python functions (their schema is built from the signature and docstring; they run
         when the model calls them and the model gets the result) or tool schemas (shown when
         called, not run).
-    max_tool_rounds
+    max_tool_rounds : int, default 5
         How many times in a row tool results are sent back before the panel stops.
-    tag
-        The ledger tag of the calls (default: the client's).
-    **params
-        ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``frequency_penalty``,
-        ``presence_penalty`` fill the controls; anything else (``tool_choice``, ...) is sent
-        with every call as it is.
+    tag : str or None, default None
+        The ledger tag of the calls (None: the client's).
+    **params : Unpack[ChatPanelParams]
+        ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``frequency_penalty`` and
+        ``presence_penalty`` fill the controls; ``tool_choice``, ``stream_options`` and
+        ``extra_body`` are sent with every call as they are (tools go in ``tools=``). See
+        ``SamplingParams``.
+
+    Examples
+    --------
+    >>> from qolaba_nb import ChatPanel, connect
+    >>> panel = ChatPanel(connect(), model="openai/gpt-4o", temperature=0.3)  # doctest: +SKIP
+    >>> panel  # the last expression of a cell shows the panel  # doctest: +SKIP
+    >>> await panel.send("Name three rivers.")  # doctest: +SKIP
     """
 
     def __init__(
@@ -226,7 +239,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         tools: Sequence[Callable[..., Any] | Mapping[str, Any]] | None = None,
         max_tool_rounds: int = 5,
         tag: str | None = None,
-        **params: Any,
+        **params: Unpack[ChatPanelParams],
     ) -> None:
         self.client = as_async_client(client)
         self.tag = tag
@@ -237,7 +250,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self._attachments: list[_Attachment] = []
         self._attach_count = 0
         self._editing: int | None = None  # the message the box is editing, if any
-        self.total_credit = 0.0
+        self.total_credit = 0.0  # reported and estimated credits ...
+        self.total_estimated = 0.0  # ... of which estimated (stopped or cut replies)
         self.total_cost = 0.0
         self.replies = 0
         self._inner: asyncio.Task[tuple[ChatCompletion, ReplyInfo]] | None = None
@@ -398,6 +412,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @property
     def model(self) -> str:
+        """The model the next message goes to; setting it adds it to the picker if needed."""
         return str(self.model_picker.value or "")
 
     @model.setter
@@ -408,6 +423,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @property
     def system(self) -> str:
+        """The system prompt, as the box shows it."""
         return str(self.system_box.value)
 
     @property
@@ -425,40 +441,93 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @messages.setter
     def messages(self, value: Sequence[Mapping[str, Any]]) -> None:
-        if self._busy:
-            raise RuntimeError("a reply is still streaming: stop() it first")
+        self._check_idle()
         items = list(value)
         for item in items:
             api_message(item)  # every role checked before anything changes
-        self._generation += 1
-        self._root = _Turn(None)
-        self._editing = None
-        turn = self._root
-        system_set = False
+        root = turn = _Turn(None)
+        system: str | None = None
         for item in items:
-            message = api_message(item)
-            role = message["role"]
-            if role == "system":
-                if not system_set:
-                    self.system_box.value = content_text(message.get("content"))
-                    system_set = True
+            if item["role"] == "system":
+                if system is None:
+                    system = content_text(item.get("content"))
                 continue
-            entry = _Entry(message, attachments=list(item.get("attachments") or []))
-            if role == "user":
+            entry = self._entry_from(item)
+            if item["role"] == "user":
                 turn = _Turn(entry, parent=turn)
                 turn.parent.children.append(turn)  # type: ignore[union-attr]
-                entry.views = [self._user_view(entry)]
-                continue
-            usage = item.get("usage")
-            if role == "assistant" and isinstance(usage, Mapping):
-                entry.reply = ReplyInfo.from_dict(usage)
-            entry.reasoning = str(item.get("reasoning") or "")
-            entry.views = self._reply_views(entry)
-            turn.replies.append(entry)
-        if not system_set:
-            self.system_box.value = ""
+            else:
+                turn.replies.append(entry)
+        self._replace(root, system)
+
+    def _check_idle(self) -> None:
+        if self._busy:
+            raise RuntimeError("a reply is still streaming: stop() it first")
+
+    def _entry_from(self, item: Mapping[str, Any]) -> _Entry:
+        """An entry (and its transcript messages) from a message as ``to_dict`` writes it."""
+        entry = _Entry(api_message(item), attachments=list(item.get("attachments") or []))
+        if entry.message["role"] == "user":
+            entry.views = [self._user_view(entry)]
+            return entry
+        usage = item.get("usage")
+        if entry.message["role"] == "assistant" and isinstance(usage, Mapping):
+            entry.reply = ReplyInfo.from_dict(usage)
+        entry.reasoning = str(item.get("reasoning") or "")
+        entry.views = self._reply_views(entry)
+        return entry
+
+    def _replace(self, root: _Turn, system: str | None) -> None:
+        """Make ``root`` the conversation (and ``system`` the system prompt)."""
+        self._generation += 1
+        self._root = root
+        self._editing = None
+        self.system_box.value = system or ""
         self.transcript.reset(self._views())
         self._set_status("")
+
+    def _restore_turns(self, messages: list[Any], turns: list[Any]) -> None:
+        """The whole tree, as ``to_dict`` writes it in ``turns`` (refs into ``messages``)."""
+        self._check_idle()
+
+        def item_of(ref: Any) -> Mapping[str, Any]:
+            if isinstance(ref, Mapping) and set(ref) == {"shown"}:
+                at = ref["shown"]
+                if not isinstance(at, int) or not 0 <= at < len(messages):
+                    raise ValueError(f"a saved turn refers to message {at!r}, which is missing")
+                ref = messages[at]
+            if not isinstance(ref, Mapping):
+                raise ValueError(f"a saved message must be an object, got {ref!r}")
+            api_message(ref)
+            return ref
+
+        # Every turn and message is checked before anything changes.
+        plan: list[tuple[int | None, Mapping[str, Any] | None, list[Mapping[str, Any]], int]] = []
+        for k, saved in enumerate(turns):
+            if not isinstance(saved, Mapping):
+                raise ValueError(f"saved turn {k} must be an object, got {saved!r}")
+            parent = saved.get("parent")
+            root = k == 0
+            if (parent is not None) if root else not (isinstance(parent, int) and 0 <= parent < k):
+                raise ValueError(f"saved turn {k} has a bad parent: {parent!r}")
+            user = None if root else item_of(saved.get("user"))
+            replies = [item_of(r) for r in saved.get("replies") or []]
+            plan.append((parent, user, replies, int(saved.get("chosen") or 0)))
+        nodes: list[_Turn] = []
+        for parent, user, replies, chosen in plan:
+            up = None if parent is None else nodes[parent]
+            node = _Turn(None if user is None else self._entry_from(user), parent=up)
+            node.replies = [self._entry_from(r) for r in replies]
+            node.chosen = chosen
+            if up is not None:
+                up.children.append(node)
+            nodes.append(node)
+        for node in nodes:
+            node.chosen = max(0, min(node.chosen, len(node.children) - 1))
+        system = next(
+            (content_text(m.get("content")) for m in messages if m.get("role") == "system"), None
+        )
+        self._replace(nodes[0] if nodes else _Turn(None), system)
 
     async def load_models(self) -> None:
         """Fill the model picker from ``list_models()``; on failure keep the model and say so."""
@@ -739,27 +808,45 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 lines += ["## Tool result", "", "```", str(msg.get("content")), "```"]
             lines.append("")
         lines.append(
-            f"*Session: {format_credits(self.total_credit)} · {format_money(self.total_cost)}"
+            f"*Session: {format_total(self.total_credit, self.total_estimated)}"
+            f" · {format_money(self.total_cost)}"
             f" · {self.replies} replies*"
         )
         return "\n".join(lines) + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``save`` writes: the schema version, model, parameters, the messages shown
-        (each reply with its usage, images embedded up to ``SAVE_IMAGE_CAP``) and totals."""
+        """What ``save`` writes: the schema version, model, parameters and totals;
+        ``messages``, the conversation shown (each reply with its usage, images embedded up
+        to ``SAVE_IMAGE_CAP``); and ``turns``, every branch: one object per turn, parents
+        first, as ``{"parent": index of its turn or null, "user": message, "replies":
+        [messages], "chosen": which next turn is shown}``, where a message also in
+        ``messages`` is written ``{"shown": its index}``."""
         messages: list[dict[str, Any]] = (
             [{"role": "system", "content": self.system}] if self.system.strip() else []
         )
+        shown: dict[int, int] = {}
         for entry in self._history:
-            item = dict(entry.message)
-            item["content"] = _capped_images(item.get("content"))
-            if entry.attachments:
-                item["attachments"] = list(entry.attachments)
-            if entry.reply is not None:
-                item["usage"] = entry.reply.as_dict()
-            if entry.reasoning:
-                item["reasoning"] = entry.reasoning
-            messages.append(item)
+            shown[id(entry)] = len(messages)
+            messages.append(_saved(entry))
+
+        def ref(entry: _Entry) -> dict[str, Any]:
+            at = shown.get(id(entry))
+            return _saved(entry) if at is None else {"shown": at}
+
+        turns: list[dict[str, Any]] = []
+        number: dict[int, int] = {}
+        queue = [self._root]  # breadth first: a turn's parent is written before it
+        for turn in queue:
+            number[id(turn)] = len(turns)
+            saved: dict[str, Any] = {
+                "parent": None if turn.parent is None else number[id(turn.parent)]
+            }
+            if turn.user is not None:
+                saved["user"] = ref(turn.user)
+            saved["replies"] = [ref(e) for e in turn.replies]
+            saved["chosen"] = turn.chosen
+            turns.append(saved)
+            queue.extend(turn.children)
         return {
             "format": SAVE_FORMAT,
             "schema_version": SCHEMA_VERSION,
@@ -767,6 +854,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             "model": self.model,
             "params": self.params.values() | self._extra,
             "messages": messages,
+            "turns": turns,
             "total": {"credit": self.total_credit, "cost": self.total_cost},
         }
 
@@ -802,7 +890,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         params = {**(data.get("params") or {}), **kwargs}
         params.setdefault("model", data.get("model"))
         panel = cls(client, **params)
-        panel.messages = data.get("messages") or []
+        messages, turns = data.get("messages") or [], data.get("turns")
+        if version >= 2 and isinstance(turns, list):
+            panel._restore_turns(list(messages), turns)
+        else:  # version 1: the conversation shown, no other branch
+            panel.messages = messages
         return panel
 
     # ------------------------------------------------------------------ one reply
@@ -882,18 +974,22 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 completion = await stream.completion()
             else:
                 completion = ChatCompletion(None, model, "", {}, None, [], None)
-            return self._record(live, model, completion, "stopped", generation, clock)
+            estimate = stream.credit_estimate if stream is not None else None
+            return self._record(live, model, completion, "stopped", generation, clock, estimate)
         except QolabaError as err:
             partial = getattr(err, "partial_text", None) or ""
             if partial:
                 cut = ChatCompletion(None, model, partial, {}, None, [], None)
-                self._record(live, model, cut, "error", generation, clock)
+                estimate = stream.credit_estimate if stream is not None else None
+                self._record(live, model, cut, "error", generation, clock, estimate)
             else:
                 live.drop()
             if generation == self._generation:
                 self._show_api_error(err)
             raise
-        return self._record(live, model, completion, "ok", generation, clock)
+        return self._record(
+            live, model, completion, "ok", generation, clock, stream.credit_estimate
+        )
 
     def _record(
         self,
@@ -903,10 +999,15 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         status: str,
         generation: int,
         clock: _ThoughtClock,
+        estimate: float | None = None,
     ) -> tuple[ChatCompletion, ReplyInfo]:
-        """Keep the reply in the conversation and the transcript, add up what it cost."""
+        """Keep the reply in the conversation and the transcript, add up what it cost
+        (``estimate``: the credits the client recorded when the server reported none)."""
         info = ReplyInfo.of(completion, model, status)
         info.thought_s = clock.seconds()
+        if info.credit is None and estimate is not None:
+            info.credit, info.credit_estimated = estimate, True
+            self.total_estimated += estimate
         self.total_credit += info.credit or 0.0  # spent, whatever happens to the reply
         self.total_cost += info.cost or 0.0
         self.replies += 1
@@ -957,10 +1058,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 "role": "assistant",
                 "label": info.model if info else "assistant",
                 "html": render_markdown(text or ("…" if status != "ok" else "")),
-                "status": status,
             }  # Copy and Regenerate: the front end's default for an assistant message
+            if status != "ok":  # "ok" goes without saying: a short reply's bytes are few
+                view["status"] = status
             if info is not None:
-                view["meta"] = _reply_line(info)
+                view["meta"] = _reply_line(info, model=False)  # the label names the model
             if entry.reasoning:
                 view["reasoning"] = render_markdown(entry.reasoning)
                 view["reasoning_label"] = (
@@ -1085,7 +1187,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             '<div style="font-weight:600">Qolaba chat'
             '<span style="font-weight:400;color:var(--jp-content-font-color2, #666);'
             'margin-left:12px">'
-            f"session: {format_credits(self.total_credit)} · {format_money(self.total_cost)}"
+            f"session: {format_total(self.total_credit, self.total_estimated)}"
+            f" · {format_money(self.total_cost)}"
             f" · {self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
         )
         self.meter.refresh()
@@ -1112,6 +1215,19 @@ class _ThoughtClock:
         return (self._end or time.monotonic()) - self._start
 
 
+def _saved(entry: _Entry) -> dict[str, Any]:
+    """An entry as ``to_dict`` writes it: its API fields, usage, reasoning, attachments."""
+    item = dict(entry.message)
+    item["content"] = _capped_images(item.get("content"))
+    if entry.attachments:
+        item["attachments"] = list(entry.attachments)
+    if entry.reply is not None:
+        item["usage"] = entry.reply.as_dict()
+    if entry.reasoning:
+        item["reasoning"] = entry.reasoning
+    return item
+
+
 def _capped_images(content: Any) -> Any:
     """``content`` with each image over ``SAVE_IMAGE_CAP`` replaced by a note saying so."""
     if not isinstance(content, list):
@@ -1130,13 +1246,14 @@ def _capped_images(content: Any) -> Any:
     return out
 
 
-def _reply_line(info: ReplyInfo) -> str:
-    """The line under a reply: model, credits, cost, latency, TTFT, length and speed."""
-    parts = [info.model]
+def _reply_line(info: ReplyInfo, *, model: bool = True) -> str:
+    """The line under a reply: model, credits, cost, latency, TTFT, length and speed (the
+    transcript leaves out the model: the reply's label names it)."""
+    parts = [info.model] if model else []
     if info.status == "ok" and info.credit is None and info.cost is None:
         parts.append("no usage reported")
     if info.credit is not None:
-        parts.append(format_credits(info.credit))
+        parts.append(format_credits(info.credit, estimated=info.credit_estimated))
     if info.cost is not None:
         parts.append(format_money(info.cost))
     if info.latency_s is not None:

@@ -19,7 +19,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import ipywidgets as w
 
@@ -27,6 +27,7 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
 from .._render import escape_html
+from .._types import CompareParams
 from .._votes import Choice, Vote
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
@@ -153,22 +154,37 @@ def _better(label: str) -> str:
 class ComparePanel(w.VBox):  # type: ignore[misc]
     """Send one prompt to several models at once and compare the replies as they stream.
 
+    Every reply streams into its own column with its credits, cost (USD), latency and
+    time to first token (seconds); a vote (a column's button, Tie, Both bad, or a ranking)
+    is kept in the ledger, for ``leaderboard()``.
+
     Parameters
     ----------
-    models : sequence of str or None, optional
-        The models to start with (2 to 6); the picker offers every model of the API.
-    client : Client, AsyncClient or None, optional
+    models : sequence of str or None, default None
+        The models to start with (2 to 6; None: ``"openai/gpt-4o-mini"`` and
+        ``"google/gemini-2.5-flash"``); the picker offers every model of the API.
+    client : Client, AsyncClient or None, default None
         As for ``ChatPanel``: an ``AsyncClient``, a ``Client`` (twinned), or None (env).
     blind : bool, default False
         Hide the model names ("Model A", "Model B", ... in a shuffled order), and the
         credits, cost and speed that would give them away, until a vote. Every view (the
         columns, the summary, the frame ``run`` returns) is in the order of the labels.
-    tag : str or None, optional
+    tag : str or None, default None
         Ledger tag of the calls (and of the votes).
-    seed : int or None, optional
+    seed : int or None, default None
         Seed of the blind shuffle (tests, reproducible demos); None: unpredictable.
-    **params
-        Sampling parameters sent with every call (``temperature=0.2``, ...).
+    **params : Unpack[CompareParams]
+        The request fields sent with every call: ``temperature``, ``max_tokens``,
+        ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``, ``tool_choice``,
+        ``stream_options``, ``extra_body`` (see ``SamplingParams``; not ``stop``, which
+        ``compare()`` takes as its Stop event). Checked here: a bad one raises
+        ``ValidationError`` at once.
+
+    Examples
+    --------
+    >>> from qolaba_nb import ComparePanel
+    >>> panel = ComparePanel(["openai/gpt-4o", "sim/echo"], blind=True)  # doctest: +SKIP
+    >>> panel  # doctest: +SKIP
     """
 
     def __init__(
@@ -179,7 +195,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         blind: bool = False,
         tag: str | None = None,
         seed: int | None = None,
-        **params: Any,
+        **params: Unpack[CompareParams],
     ) -> None:
         build_chat_body("x", model="m", stream=True, params=params)  # bad params fail here
         self.client = as_async_client(client)
@@ -303,6 +319,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     @property
     def models(self) -> list[str]:
+        """The models a prompt is sent to, as the picker shows them."""
         return list(self.model_picker.value)
 
     @models.setter

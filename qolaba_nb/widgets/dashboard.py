@@ -15,13 +15,13 @@ credits (streams stopped or cut before the server reported usage) are shown apar
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from .._exceptions import ValidationError
+from .._money import format_money, format_total
 from .._record import SESSION_ID
 from .._render import escape_html
 from ._common import describe_error, status_html
@@ -110,17 +110,20 @@ PLOTS: dict[str, Callable[[pd.DataFrame, Any], Any]] = {
 }
 
 
-def render_png(df: pd.DataFrame, plot: str) -> bytes:
-    """One chart as PNG bytes. A bare ``Figure`` (no pyplot): nothing leaks into the notebook."""
+def render_svg(df: pd.DataFrame, plot: str) -> str:
+    """One chart as an inline ``<svg>`` that follows the notebook's theme (transparent, text
+    in the theme's colour; glyphs drawn as paths, so no data becomes markup). A bare
+    ``Figure`` (no pyplot): nothing leaks into the notebook."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from .. import plots
 
     fig = Figure(figsize=(7.5, 3.4), dpi=96)
     FigureCanvasAgg(fig)
     PLOTS[plot](df, fig.add_subplot())
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    return buffer.getvalue()
+    svg = plots.themed_svg(fig)
+    return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
 def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
@@ -130,17 +133,34 @@ def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
 class UsageDashboard(w.VBox):  # type: ignore[misc]
     """The ledger's summary table and one chart, filtered, refreshed as calls are recorded.
 
+    The table has, per model, the calls, credits, cost (USD) and latency percentiles
+    (seconds); filters pick a session, a tag or a model. It polls the ledger while it is
+    shown, and reads only when a row was added.
+
     Parameters
     ----------
-    ledger
-        A ``UsageLedger``; None for the default ledger (the one clients record to).
-    poll_s
+    ledger : UsageLedger or None, default None
+        The ledger to show; None for the default ledger (the one clients record to).
+    poll_s : float, default 2.0
         Seconds between two looks at the ledger's last row id: a number >= 0.1
-        (``ValueError`` otherwise; ``0`` would poll without pause).
-    plot
-        The chart shown first: one of ``PLOTS``.
-    recent_rows
+        (``ValidationError`` otherwise; ``0`` would poll without pause).
+    plot : str, default "spend over time"
+        The chart shown first: ``"spend over time"``, ``"cost by model"`` or
+        ``"latency vs cost"`` (``PLOTS``).
+    recent_rows : int, default 5000
         How many of the most recent calls the chart draws (the table counts them all).
+
+    Raises
+    ------
+    ValidationError
+        ``poll_s`` is not a number of seconds >= 0.1.
+    ValueError
+        ``plot`` is not one of ``PLOTS``.
+
+    Examples
+    --------
+    >>> from qolaba_nb import UsageDashboard
+    >>> UsageDashboard(plot="cost by model")  # doctest: +SKIP
     """
 
     def __init__(
@@ -180,7 +200,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         self.plot_choice = w.Dropdown(options=list(PLOTS), value=plot, description="chart")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.table = w.HTML()
-        self.image = w.Image(format="png", layout=w.Layout(max_width="760px"))
+        self.chart = w.HTML(layout=w.Layout(max_width="760px"))  # an inline, themed SVG
         self.status = w.HTML()
 
         for control in (self.session_filter, self.tag_filter, self.model_filter, self.plot_choice):
@@ -193,7 +213,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
                 w.HBox([self.session_filter, self.tag_filter, self.model_filter]),
                 w.HBox([self.plot_choice, self.refresh_button]),
                 self.table,
-                self.image,
+                self.chart,
                 self.status,
             ],
             layout=w.Layout(width="100%"),
@@ -328,11 +348,12 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         estimated = float(summary["credit_estimated"].sum()) if calls else 0.0
         cost = float(summary["cost"].sum()) if calls else 0.0
         scope = ", ".join(f"{k}={v}" for k, v in filters.items()) or "all calls"
-        note = f" (≈{estimated:g} estimated)" if estimated > 0 else ""
         self.header.value = (
             '<div style="font-weight:600">Qolaba usage'
-            f'<span style="font-weight:400;color:#666;margin-left:12px">'
-            f"{escape_html(scope)}: {calls} calls · {credit:g} credits{note} · ${cost:.6f}"
+            '<span style="font-weight:400;color:var(--jp-content-font-color2, #666);'
+            'margin-left:12px">'
+            f"{escape_html(scope)}: {calls} calls · {format_total(credit, estimated)}"
+            f" · {format_money(cost)}"
             "</span></div>"
         )
         if calls:
@@ -344,7 +365,7 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         else:
             self.table.value = status_html("No calls recorded yet.")
         rows = self._chart_rows(filters)
-        self.image.value = render_png(rows, self.plot_choice.value)
+        self.chart.value = render_svg(rows, self.plot_choice.value)
 
     def _internal_error(self, exc: BaseException) -> None:
         title, detail = describe_error(exc)

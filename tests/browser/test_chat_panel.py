@@ -29,8 +29,9 @@ PNG_1PX = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
     "AAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
-REASONING = (
-    'r = ChatPanel(AsyncClient(), model="sim/echo")\n'
+REASONING = (  # a loaded reply with reasoning; the simulator thinks aloud for 1.5 s first
+    'thinker = AsyncClient(headers={"x-sim-reasoning": "1.5"})\n'
+    'r = ChatPanel(thinker, model="sim/echo")\n'
     "r.messages = [\n"
     '    {"role": "user", "content": "Why is the sky blue?"},\n'
     '    {"role": "assistant", "content": "Rayleigh scattering.", "reasoning": "Short waves'
@@ -53,6 +54,19 @@ _PASTE = """([selector, b64]) => {
     data.items.add(new File([bytes], "dot.png", {type: "image/png"}));
     box.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
                                                    cancelable: true}));
+}"""
+
+_DROP = """([selector, b64]) => {
+    const box = document.querySelector(selector);
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const data = new DataTransfer();
+    data.items.add(new File([bytes], "dropped.png", {type: "image/png"}));
+    const over = new DragEvent("dragover", {dataTransfer: data, bubbles: true, cancelable: true});
+    box.dispatchEvent(over);
+    const highlighted = box.closest(".qnb-drop") !== null;
+    const drop = new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true});
+    box.dispatchEvent(drop);
+    return {accepted: over.defaultPrevented && drop.defaultPrevented, highlighted};
 }"""
 
 
@@ -172,6 +186,19 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     chip.get_by_role("button", name="Remove dot.png").click()
     expect(chip).to_have_count(0)
 
+    # a dropped image: the same, and the drop never reaches the notebook (it would open it)
+    dropped = page.evaluate(_DROP, [".jp-OutputArea .qnb-chat-panel .qnb-prompt-box", PNG_1PX])
+    assert dropped == {"accepted": True, "highlighted": True}
+    expect(chip).to_have_count(1, timeout=10_000)
+    expect(chip.locator("img")).to_have_attribute("alt", "dropped.png")
+    loaded_img = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(f"() => ({loaded_img})(document.querySelector('.qnb-attachment img'))")
+    expect(panel.locator(".qnb-drop")).to_have_count(0)  # the highlight goes with the drop
+    remove = chip.get_by_role("button", name="Remove dropped.png")
+    expect(remove).to_have_text("×")
+    remove.click()
+    expect(chip).to_have_count(0)
+
     # save and load: the reopened panel shows the same conversation
     page.evaluate(
         "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.getCell(2)"
@@ -191,6 +218,20 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     expect(details.locator(".qnb-reasoning-body")).to_be_hidden()
     details.locator("summary").click()
     expect(details.locator(".qnb-reasoning-body")).to_contain_text("Short waves scatter more.")
+    # a streamed one: open while it arrives, folded when the reply is there
+    box = reasoned.locator(".qnb-prompt-box")
+    box.fill("Why is the sea blue?")
+    box.press("Enter")
+    thinking = reasoned.locator(".qnb-live details.qnb-reasoning")
+    expect(thinking.locator(".qnb-reasoning-body")).to_contain_text(
+        "The question is", timeout=20_000
+    )
+    assert thinking.get_attribute("open") is not None
+    expect(messages(reasoned)).to_have_count(4, timeout=20_000)
+    streamed = messages(reasoned).nth(3).locator("details.qnb-reasoning")
+    expect(streamed.locator("summary")).to_have_text(re.compile(r"Thought for \d+\.\d s"))
+    assert streamed.get_attribute("open") is None
+    expect(streamed.locator(".qnb-reasoning-body")).to_be_hidden()
 
     # dark theme, 800 px wide: nothing clipped, both panels
     page.evaluate(

@@ -190,7 +190,7 @@ def test_usage_dashboard_shows_calls_and_keeps_up(page: Page, lab: Lab) -> None:
     expect(board).to_be_visible(timeout=30_000)
     expect(board).to_contain_text("3 calls")
     expect(board.locator("table.dataframe")).to_contain_text("google/gemini-2.5-flash")
-    expect(board.locator("img")).to_be_visible()
+    expect(board.locator("svg").first).to_be_visible()  # the chart: inline, themed
 
     # a call made later, from another cell, shows up by itself (polling on the kernel's loop)
     page.evaluate(
@@ -203,3 +203,28 @@ def test_usage_dashboard_shows_calls_and_keeps_up(page: Page, lab: Lab) -> None:
     expect(board.locator("table.dataframe")).to_contain_text("deepseek/deepseek-chat")
     board.scroll_into_view_if_needed()
     screenshot(page, "usage-dashboard")
+
+    # the chart follows the theme: its text turns light in JupyterLab Dark, on no white box
+    assert _chart_text_brightness(page) < 100
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme',"
+        " {theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
+    page.wait_for_function(f"() => ({_CHART_TEXT})() > 180")
+    board.scroll_into_view_if_needed()
+    screenshot(page, "usage-dashboard-dark")
+
+
+#: The mean of the RGB channels of the chart's text colour, as the page computes it.
+_CHART_TEXT = """() => {
+    const svg = document.querySelector('.qnb-usage-dashboard svg');
+    const el = [...svg.querySelectorAll('[style*="fill: var(--jp-ui-font-color1"]')][0];
+    const [r, g, b] = getComputedStyle(el).fill.match(/[\\d.]+/g).map(Number);
+    return (r + g + b) / 3;
+}"""
+
+
+def _chart_text_brightness(page: Page) -> float:
+    value: float = page.evaluate(f"({_CHART_TEXT})()")
+    return value

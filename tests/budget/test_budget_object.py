@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from qolaba_nb import BudgetExceededError, ValidationError
-from qolaba_nb._budget import Budget, format_credits, reservation_amount
+from qolaba_nb._budget import Budget, reservation_amount
+from qolaba_nb._money import credit_number
 
 from .conftest import HoldingLedger
 
@@ -106,4 +107,4 @@ def test_the_reservation_amount_falls_back_in_order() -> None:
 
 
 def test_credits_are_formatted_for_people() -> None:
-    assert [format_credits(x) for x in (3.2, 5.0, 0.123456, 0.0)] == ["3.2", "5", "0.1235", "0"]
+    assert [credit_number(x) for x in (3.2, 5.0, 0.123456, 0.0)] == ["3.2", "5", "0.123456", "0"]

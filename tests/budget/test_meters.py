@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import qolaba_nb as q
-from qolaba_nb._budget import format_credits
+from qolaba_nb._money import credit_number
 from qolaba_nb.ledger import UsageLedger
 from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ChatPanel, ComparePanel
@@ -37,7 +37,7 @@ def test_budget_status_names_the_tightest_budget(sim: Simulator) -> None:
     assert reply.credit is not None
     status = q.budget_status(client)
     assert status is not None and status.source == "client budget"
-    assert status.text == f"{format_credits(5 - reply.credit)} of 5 credits left"
+    assert status.text == f"{credit_number(5 - reply.credit)} of 5 credits left"
     assert status.fraction == pytest.approx((5 - reply.credit) / 5)
 
 
@@ -52,14 +52,14 @@ async def test_a_chat_panel_on_a_budgeted_client_stops_at_the_budget(sim: Simula
         await panel.send("Tell me about rivers")
     spent = sync.spent_credit
     assert 0 < spent <= 2 * 0.066
-    assert f"{format_credits(0.2 - spent)} of 0.2 credits left" in panel.meter.value
+    assert f"{credit_number(0.2 - spent)} of 0.2 credits left" in panel.meter.value
     before = sim.stats.requests
     with pytest.raises(q.BudgetExceededError):
         await panel.send("One more?")
     assert sim.stats.requests == before  # nothing was sent
     card = panel.transcript.messages[-1]
     assert card["role"] == "error" and "Not sent: over budget" in card["html"]
-    assert f"Client budget of 0.2 credits: {format_credits(spent)} spent" in card["html"]
+    assert f"Client budget of 0.2 credits: {credit_number(spent)} spent" in card["html"]
     assert sync.spent_credit == pytest.approx(panel.total_credit) == pytest.approx(spent)
     assert len(ledger.records) == 2
     await panel.client.aclose()
@@ -77,7 +77,7 @@ async def test_the_compare_panel_shows_the_meter_and_the_estimate_before_sending
         assert "1 of 1 credits left" in panel.meter.value
         frame = await panel.run("Name a river.")
         spent = float(frame["credit"].sum())
-        left = format_credits(1 - spent)
+        left = credit_number(1 - spent)
         assert f"{left} of 1 credits left" in panel.meter.value
         line = panel.estimate_line.value
         assert "about " in line and "credits for 2 calls, from 2 past calls" in line
@@ -132,13 +132,13 @@ def test_chat_magic_shows_what_is_left_and_the_refusal(shell: Any, sim: Simulato
     )
     shell.user_ns["budgeted"] = client
     out = shown(shell, f"-c budgeted -m {CHEAP} --max-tokens 40", "Hi")
-    left = format_credits(0.15 - client.spent_credit)
+    left = credit_number(0.15 - client.spent_credit)
     assert 0 < client.spent_credit <= 0.07
     assert out.endswith(f"<sub>budget: {left} of 0.15 credits left</sub></div></div>")
     shown(shell, "--max-tokens 40", "Again")  # the same client from now on
-    spent = format_credits(client.spent_credit)
+    spent = credit_number(client.spent_credit)
     out = shown(shell, "--max-tokens 40", "And again")
     assert "BudgetExceededError" in out and f"Client budget of 0.15 credits: {spent} spent" in out
-    assert f"budget: {format_credits(0.15 - client.spent_credit)} of 0.15 credits left" in out
+    assert f"budget: {credit_number(0.15 - client.spent_credit)} of 0.15 credits left" in out
     assert "is not a qolaba_nb Client" in shown(shell, "-c nothing_here -m sim/echo", "Hi")
     client.close()

@@ -64,11 +64,12 @@ async def test_a_reply_lands_in_transcript_conversation_and_ledger(
     assert reply.text and reply.finish_reason == "stop"
     assert roles(panel) == ["user", "assistant"]
     last = panel.transcript.messages[-1]
-    assert last["status"] == "ok" and last["label"] == "google/gemini-2.5-flash"
+    assert "status" not in last and last["label"] == "google/gemini-2.5-flash"  # "ok" is implied
     assert reply.text.split()[0] in last["html"]
-    # model, credit, cost, latency, time to first token, length and speed under the reply
+    # credit, cost, latency, time to first token, length and speed under the reply (the
+    # label above it names the model)
     assert re.fullmatch(
-        r"google/gemini-2\.5-flash · [\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s"
+        r"[\d.]+ credits · \$[\d.]+ · [\d.]+ s · first token [\d.]+ s"
         r" · [\d,]+ chars · [\d,]+ chars/s",
         last["meta"],
     )
@@ -157,7 +158,7 @@ async def test_widget_messages_from_a_subshell_thread_run_on_the_kernel_loop(
     on_a_subshell_thread(lambda: panel.prompt._handle_custom_msg(content, []))
     await until(lambda: len(panel.transcript.messages) == 2)
     assert "from a subshell" in panel.transcript.messages[-1]["html"]
-    assert panel.transcript.messages[-1]["status"] == "ok"
+    assert panel.transcript.messages[-1].get("status", "ok") == "ok"
 
     panel.model = "sim/slow"
     task = asyncio.create_task(panel.send("slowly"))
@@ -229,6 +230,71 @@ async def test_a_2000_chunk_reply_is_batched(
     assert state == []  # never the whole list again
     final_html = len(panel.transcript.messages[-1]["html"])
     assert sum(m.size for m in sent) <= 3 * final_html
+
+
+async def test_a_stopped_reply_shows_and_counts_its_estimated_credit(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    # a stopped stream gets no usage from the server: the client records an estimate (here
+    # what the call reserved, as the ledger has no history of sim/slow to fit on)
+    async with AsyncClient(
+        sim.api_key, sim.base_url, ledger=ledger, budget_credits=10, reserve_credits=0.07
+    ) as c:
+        panel = ChatPanel(c, model="sim/echo")
+        first = await panel.send("one")
+        panel.model = "sim/slow"
+        task = asyncio.create_task(panel.send("Say a lot, slowly"))
+        await until(lambda: panel.transcript.live is not None and panel.transcript.live.text)
+        panel.stop()
+        await asyncio.wait_for(task, 2.0)
+
+    row = ledger.to_dataframe().iloc[-1]
+    assert row["status"] == "cancelled" and row["credit_source"] == "estimated"
+    assert row["credit"] == 0.07
+    last = panel.transcript.messages[-1]
+    assert last["status"] == "stopped"
+    assert last["meta"].startswith("≈0.07 credits (estimated) · ")
+    assert first.credit is not None
+    assert panel.total_credit == pytest.approx(first.credit + 0.07)  # counted in the total
+    assert panel.total_estimated == pytest.approx(0.07)
+    total = f"{first.credit + 0.07:.6g} credits (≈0.07 estimated)"
+    assert f"session: {total}" in panel.header.value
+    assert f"*Session: {total}" in panel.to_markdown()
+    usage = panel.to_dict()["messages"][-1]["usage"]
+    assert usage["credit"] == 0.07 and usage["credit_estimated"] is True
+    reopened = ChatPanel(AsyncClient(sim.api_key, sim.base_url, ledger=False), model="sim/echo")
+    reopened.messages = panel.to_dict()["messages"]  # still marked once loaded
+    assert reopened.transcript.messages[-1]["meta"].startswith("≈0.07 credits (estimated)")
+
+
+async def test_reasoning_grows_above_the_reply_while_it_streams(
+    sim: Simulator, ledger: UsageLedger, wire: Wire
+) -> None:
+    headers = {"x-sim-reasoning": "0.6"}  # the simulator thinks aloud for 0.6 s first
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, headers=headers) as c:
+        panel = ChatPanel(c, model="openai/gpt-4o")
+        mark = wire.mark()
+        task = asyncio.create_task(panel.send("Why is the sky blue?"))
+        lengths: list[int] = []  # the live reasoning's length each time it changed
+        while not task.done():
+            live = panel.transcript.live
+            if live is not None and len(live.reasoning) > (lengths[-1] if lengths else 0):
+                assert not live.text  # it comes before the reply
+                lengths.append(len(live.reasoning))
+            await asyncio.sleep(0.01)
+        reply = await task
+    assert len(lengths) >= 3, lengths  # seen growing, not arriving at once at the end
+    ops = [m.data["content"] for m in wire.since(mark, panel.transcript) if m.method == "custom"]
+    deltas = [op for op in ops if op["op"] == "delta"]
+    thought = [op["reasoning"] for op in deltas if "reasoning" in op]
+    assert len(thought) >= 3 and "".join(thought) == reply.reasoning
+    first_text = next(i for i, op in enumerate(deltas) if op["text"] or op["blocks"])
+    assert all("reasoning" in op for op in deltas[:first_text])
+    last = panel.transcript.messages[-1]
+    assert "Simulated reasoning" in last["reasoning"]
+    seconds = re.fullmatch(r"Thought for ([\d.]+) s", last["reasoning_label"])
+    assert seconds and float(seconds.group(1)) >= 0.4  # it paused 0.6 s over 7 pieces
+    assert panel.messages[-1] == {"role": "assistant", "content": reply.text}  # never sent
 
 
 # --------------------------------------------------------------------------- stop

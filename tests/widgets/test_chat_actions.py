@@ -188,6 +188,16 @@ async def test_each_finished_message_goes_once_and_never_the_list_again(
         await panel.send(f"message number {i}")
         sent = wire.since(mark, panel.transcript)
         assert not [m for m in sent if m.data.get("method") == "update"]
+        adds = [m for m in sent if m.data.get("content", {}).get("op") == "add"]
+        # one append each for the prompt and the reply, carrying just that message
+        assert [m.data["content"]["msg"] for m in adds] == panel.transcript.messages[-2:]
+        for add in adds:  # beside HTML, label, reply line: framing, op, id, role, keys
+            msg = add.data["content"]["msg"]
+            shown = sum(
+                len(json.dumps(msg.get(k, ""), ensure_ascii=False).encode())
+                for k in ("html", "label", "meta")
+            )
+            assert add.size - shown < 125, (add.size, shown, msg)
         sizes.append(sum(m.size for m in sent))
     assert max(sizes) - min(sizes) < 60  # constant: the 12th costs what the 1st did
     assert len(panel.transcript.messages) == 24
@@ -267,7 +277,7 @@ async def test_save_load_continue_sends_what_a_fresh_conversation_would(
     await panel.send("Another one?")
     path = panel.save(tmp_path / "chat.json")
     data = json.loads(path.read_text())
-    assert data["format"] == "qolaba_nb.chat" and data["schema_version"] == 1
+    assert data["format"] == "qolaba_nb.chat" and data["schema_version"] == 2
     assert data["messages"][2]["usage"]["credit"] > 0  # the replies' usage is kept
     assert data["messages"][1]["content"][1]["image_url"]["url"].startswith("data:image/png")
 
@@ -291,6 +301,85 @@ async def test_save_load_continue_sends_what_a_fresh_conversation_would(
         **{k: v for k, v in resumed.items() if k not in ("model", "messages")},
     }
     assert resumed["temperature"] == 0.3
+
+
+async def test_save_keeps_every_branch_and_load_brings_them_back(
+    client: AsyncClient, sim: Simulator, tmp_path: Path
+) -> None:
+    panel = ChatPanel(client, model="sim/echo", system="Be brief.")
+    await panel.send("one")
+    await panel.send("two")
+    await panel.send("three")
+    await panel.edit(3, "TWO")  # "two" and all after it: an edited-away branch
+    panel.model = "openai/gpt-4o"
+    await panel.regenerate()  # another reply to "TWO": the turn's 3rd alternative
+    shown = panel.messages
+    assert panel.alternatives(3) == (3, 3) and panel.alternatives(4) == (3, 3)
+
+    data = json.loads(panel.save(tmp_path / "chat.json").read_text())
+    shown_saved = [{k: v for k, v in m.items() if k != "usage"} for m in data["messages"]]
+    assert shown_saved == shown  # the conversation shown, as in version 1
+    assert len(data["turns"]) == 6  # root; one; two, TWO, TWO again; three
+    assert "three" in json.dumps(data["turns"])  # the edited-away branch, written once
+
+    loaded = ChatPanel.load(tmp_path / "chat.json", client=client)
+    assert loaded.messages == shown
+    assert loaded.alternatives(3) == (3, 3)
+    assert loaded.to_dict()["turns"] == data["turns"]  # the same tree, written the same way
+    assert len(loaded.transcript.messages) == len(panel.transcript.messages)
+    assert view_of(loaded, "assistant")["alt"] == "3/3"
+
+    assert loaded.browse(4, -1) == (2, 3)  # the first reply to "TWO", with its usage line
+    assert loaded.messages[4]["content"].strip() == "TWO"
+    assert "credits" in view_of(loaded, "assistant")["meta"]
+    assert loaded.browse(3, -1) == (1, 3)  # the edited-away branch, whole
+    assert [str(m["content"]).strip() for m in loaded.messages[1:]] == [
+        "one",
+        "one",
+        "two",
+        "two",
+        "three",
+        "three",
+    ]
+    await loaded.send("four")  # and it goes on from the branch shown
+    sent = sim.requests_log[-1]["json"]["messages"]
+    assert [str(m["content"]).strip() for m in sent] == [
+        "Be brief.",
+        "one",
+        "one",
+        "two",
+        "two",
+        "three",
+        "three",
+        "four",
+    ]
+
+
+async def test_a_version_1_file_still_loads(client: AsyncClient, tmp_path: Path) -> None:
+    panel = ChatPanel(client, model="sim/echo")
+    await panel.send("one")
+    await panel.regenerate()
+    data = panel.to_dict()
+    version_1 = {k: v for k, v in data.items() if k != "turns"} | {"schema_version": 1}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(version_1))
+    loaded = ChatPanel.load(path, client=client)
+    assert loaded.messages == panel.messages  # the conversation shown; no other branch
+    assert loaded.alternatives(1) == (1, 1)
+
+
+def test_load_refuses_broken_turns_before_changing_anything(tmp_path: Path, sim: Simulator) -> None:
+    client = AsyncClient(sim.api_key, sim.base_url, ledger=False)
+    base = {"format": "qolaba_nb.chat", "schema_version": 2, "messages": []}
+    for turns, error in [
+        ([{"parent": None}, {"parent": 5, "user": {"role": "user", "content": "x"}}], "bad parent"),
+        ([{"parent": None}, {"parent": 0, "user": {"shown": 3}}], "message 3, which is missing"),
+        ([{"parent": None}, {"parent": 0, "user": {"role": "robot"}}], "role must be one of"),
+    ]:
+        path = tmp_path / "broken.json"
+        path.write_text(json.dumps(base | {"turns": turns}))
+        with pytest.raises(ValueError, match=error):
+            ChatPanel.load(path, client=client)
 
 
 def test_load_refuses_other_files_and_newer_schemas(tmp_path: Path, sim: Simulator) -> None:

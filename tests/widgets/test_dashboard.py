@@ -16,7 +16,15 @@ from qolaba_nb.widgets.dashboard import PLOTS
 
 from .conftest import SECRET_KEY, all_widgets
 
-PNG = b"\x89PNG\r\n\x1a\n"
+
+def is_themed_svg(html: str) -> bool:
+    """An inline SVG on a transparent background whose text takes the theme's colour."""
+    return (
+        html.startswith("<svg ")
+        and "var(--jp-ui-font-color1" in html
+        and "<image" not in html  # no raster inside
+        and "#ffffff" not in html.lower()  # no white box in the dark theme
+    )
 
 
 @pytest.fixture
@@ -29,7 +37,7 @@ async def dashboard(ledger: UsageLedger) -> AsyncIterator[UsageDashboard]:
 async def test_an_empty_ledger_says_so(dashboard: UsageDashboard) -> None:
     assert "No calls recorded yet" in dashboard.table.value
     assert "0 calls" in dashboard.header.value
-    assert bytes(dashboard.image.value).startswith(PNG)
+    assert is_themed_svg(dashboard.chart.value)
 
 
 async def test_refresh_shows_new_calls(dashboard: UsageDashboard, client: AsyncClient) -> None:
@@ -76,7 +84,7 @@ async def test_every_chart_renders(
 ) -> None:
     await client.chat("hi", model="openai/gpt-4o")
     dashboard.plot_choice.value = plot
-    assert bytes(dashboard.image.value).startswith(PNG)
+    assert is_themed_svg(dashboard.chart.value)
 
 
 async def test_no_key_in_the_dashboard_state(
@@ -122,5 +130,29 @@ async def test_a_refresh_reads_only_the_new_rows_and_marks_estimates(
         assert [r.get("after_id") for r in reads] == [ledger.last_id() - 1]
         assert "m/b" in board.table.value and "2 calls" in board.header.value
         assert "m/b" in board.model_filter.options
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("plot", list(PLOTS))
+def test_the_chart_follows_the_theme_and_shows_no_data_as_markup(
+    ledger: UsageLedger, plot: str
+) -> None:
+    from qolaba_nb import CallRecord
+
+    hostile = "--><script>alert(1)</script><b>x</b>"  # a model id is data, not markup
+    for model, credit in ((hostile, 0.4), ("m/b", 1.0)):
+        ledger.record(
+            CallRecord(model=model, kind="chat", status="ok", credit=credit, cost=credit / 100)
+        )
+    board = UsageDashboard(ledger, plot=plot, poll_s=60)
+    try:
+        svg = board.chart.value
+        assert is_themed_svg(svg)
+        # the axes' text and lines take the theme's colour: light on JupyterLab Dark
+        assert svg.count("var(--jp-ui-font-color1, #333)") >= 4
+        assert "<script" not in svg and "alert" not in svg and "<b>" not in svg
+        assert "<text" not in svg  # glyphs are paths
+        assert "max-width:100%" in svg  # it narrows with the notebook
     finally:
         board.close()

@@ -2,7 +2,7 @@
 //
 // Inputs:
 //  * the `messages` trait: finished messages, each {id, role, html, label?, meta?, status?,
-//    actions?, alt?, reasoning?, reasoning_label?}; the `actions` trait (bool) gives user and
+//    actions?, alt?, reasoning?, reasoning_label?} (no status: "ok"); the `actions` trait (bool) gives user and
 //    assistant messages their buttons by default. `html` and `reasoning` were rendered by the
 //    kernel's safe Markdown renderer (raw HTML escaped, no images, safe links only), so they
 //    are safe to insert; every other field is plain text and goes in through textContent.
