@@ -26,6 +26,7 @@ import ipywidgets as w
 from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
+from .._money import format_credits
 from .._render import escape_html
 from .._types import CompareParams
 from .._votes import Choice, Vote
@@ -133,7 +134,7 @@ class _Column:
             )
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
-            f"{_credit(cell.credit, cell.credit_source, ' credits')} · ${_fmt(cell.cost, '.6f')} · "
+            f"{_credit(cell.credit, cell.credit_source)} · ${_fmt(cell.cost, '.6f')} · "
             f"{_fmt(cell.latency_s, '.2f', ' s')} · TTFT {_fmt(cell.ttft_s, '.2f', ' s')} · "
             f"{_fmt(cell.chars_per_s, '.0f', ' chars/s')}</div>"
         )
@@ -141,10 +142,12 @@ class _Column:
         self.stats.value = self._stats_html if self.revealed else _HIDDEN_STATS
 
 
-def _credit(value: Any, source: Any, unit: str = "") -> str:
-    """A credit for a table cell, marked when the client estimated it (a stopped reply)."""
-    text = _fmt(value, "g", unit)
-    return f"{text} (estimated)" if source == "estimated" and text != "–" else text
+def _credit(value: Any, source: Any) -> str:
+    """A cell's credits (the one money formatter's), marked when the client estimated them
+    (a stopped or cut reply); "–" when unknown."""
+    if value is None or value != value:
+        return "–"
+    return format_credits(float(value), estimated=source == "estimated")
 
 
 def _better(label: str) -> str:
