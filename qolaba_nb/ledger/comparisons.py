@@ -10,8 +10,9 @@ that SQLite and PostgreSQL both read (types from the dialect, ``?`` placeholders
 - ``cells``: one row per finished cell of a comparison run, keyed by ``(run_id, cell)`` (the
   cell's position in prompts x models x repeats), with its text: what ``compare(...,
   resume=run_id)`` needs to send only the cells a run has not finished, and the judge's score.
-  A ledger made with ``store_text=False`` keeps no text: a cell's prompt is a fingerprint
-  (:func:`prompt_fingerprint`) and its reply NULL, so resuming sends the cell again.
+  A ledger made with ``store_text=False`` keeps no text: a cell's (and a vote's) prompt is a
+  fingerprint (:func:`prompt_fingerprint`) and a cell's reply NULL, so resuming sends the
+  cell again.
 
 :class:`ComparisonStore` gives ``UsageLedger`` the methods that read and write them.
 """
@@ -171,7 +172,8 @@ class ComparisonStore:
     # ---- votes -----------------------------------------------------------------------------
 
     def record_vote(self, vote: Vote) -> None:
-        """Store one vote (committed before this returns).
+        """Store one vote (committed before this returns). A ledger made with
+        ``store_text=False`` keeps the fingerprint of the prompt (``prompt_fingerprint``).
 
         Parameters
         ----------
@@ -184,7 +186,7 @@ class ComparisonStore:
             (
                 utc_iso(vote.ts),
                 vote.run_id,
-                vote.prompt,
+                prompt_fingerprint(vote.prompt) if self.store_text is False else vote.prompt,
                 json.dumps(list(vote.models)),
                 json.dumps(list(vote.labels)),
                 vote.choice,

@@ -20,7 +20,7 @@ import qolaba_nb as q
 from qolaba_nb._votes import Vote, outcomes
 from qolaba_nb.comparison import COLUMNS, CompareCell, acompare
 from qolaba_nb.ledger import MIGRATIONS, UsageLedger, migrate
-from qolaba_nb.ledger.comparisons import CELL_COLUMNS, VOTE_COLUMNS
+from qolaba_nb.ledger.comparisons import CELL_COLUMNS, VOTE_COLUMNS, prompt_fingerprint
 from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ComparePanel
 
@@ -303,6 +303,16 @@ async def test_a_ledger_without_text_keeps_no_prompt_or_reply_and_resume_sends_t
                 )
     assert len(_sent(sim, mark)) == 6  # no reply to give back: each one asked again
     pd.testing.assert_frame_equal(resumed[STABLE], whole[STABLE])
+
+
+def test_a_ledger_without_text_keeps_a_votes_prompt_as_its_fingerprint(
+    ledger_target: str,
+) -> None:
+    vote = Vote("run-1", "My private question", ("a", "b"), ("Model A", "Model B"), "tie")
+    with UsageLedger(ledger_target, store_text=False) as ledger:
+        ledger.record_vote(vote)
+        (kept,) = ledger.votes()["prompt"]
+    assert kept == prompt_fingerprint("My private question")
 
 
 async def test_the_default_ledger_keeps_cell_text_but_no_call_text(
