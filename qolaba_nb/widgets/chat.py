@@ -35,6 +35,7 @@ from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
 from .._money import format_credits, format_money, format_total
+from .._render import escape_html
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
@@ -250,7 +251,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self.models_loaded = False
 
         start = model or DEFAULT_MODEL
-        self.header = w.HTML()
+        self.title = w.HTML("<b>Qolaba chat</b>")
+        self.header = w.HTML()  # the session's total: plain text, styled by transcript.css
+        self.header.add_class("qnb-session-total")
         self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
         self.model_picker = w.Dropdown(
             options=[start],
@@ -302,7 +305,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         )
         super().__init__(
             [
-                w.HBox([self.header, self.meter], layout=w.Layout(align_items="center")),
+                w.HBox(
+                    [self.title, self.header, self.meter], layout=w.Layout(align_items="center")
+                ),
                 w.HBox([self.model_picker, self.model_note], layout=wrap),
                 self.system_box,
                 settings,
@@ -1170,13 +1175,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             self._set_status("")  # the problem it named is fixed
 
     def _update_header(self) -> None:
-        self.header.value = (
-            '<div style="font-weight:600">Qolaba chat'
-            '<span style="font-weight:400;color:var(--jp-content-font-color2, #666);'
-            'margin-left:12px">'
+        # Only the text: it changes after every reply, its style stays in the CSS.
+        replies = f"{self.replies} {'reply' if self.replies == 1 else 'replies'}"
+        self.header.value = escape_html(
             f"session: {format_total(self.total_credit, self.total_estimated)}"
-            f" · {format_money(self.total_cost)}"
-            f" · {self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
+            f" · {format_money(self.total_cost)} · {replies}"
         )
         self.meter.refresh()
 
