@@ -34,8 +34,8 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
-from .._money import format_credits, format_money, format_total
-from .._render import escape_html
+from .._money import format_money, format_total
+from .._render import escape_html, usage_line
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
@@ -1239,17 +1239,17 @@ def _capped_images(content: Any) -> Any:
 def _reply_line(info: ReplyInfo, *, model: bool = True) -> str:
     """The line under a reply: model, credits, cost, latency, TTFT, length and speed (the
     transcript leaves out the model: the reply's label names it)."""
+    nothing_known = info.status == "ok" and info.credit is None and info.cost is None
+    usage = usage_line(
+        info.credit,
+        info.cost,
+        reported=not nothing_known,
+        latency_s=info.latency_s,
+        ttft_s=info.ttft_s,
+        estimated=info.credit_estimated,
+    )
     parts = [info.model] if model else []
-    if info.status == "ok" and info.credit is None and info.cost is None:
-        parts.append("no usage reported")
-    if info.credit is not None:
-        parts.append(format_credits(info.credit, estimated=info.credit_estimated))
-    if info.cost is not None:
-        parts.append(format_money(info.cost))
-    if info.latency_s is not None:
-        parts.append(f"{info.latency_s:.2f} s")
-    if info.ttft_s is not None:
-        parts.append(f"first token {info.ttft_s:.2f} s")
+    parts += [usage] if usage else []
     if info.chars is not None:
         parts.append(f"{info.chars:,} chars")
     if info.chars_per_s is not None:
