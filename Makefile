@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run demo notebooks lint typecheck test test-main test-browser check bench chromium postgresql clean
+.PHONY: install run demo notebooks lint typecheck docs test test-main test-browser check bench chromium postgresql clean
 
 # The developer venv: the package (editable) with the notebook extra and the developer tools.
 $(STAMP): pyproject.toml
@@ -77,7 +77,14 @@ test-browser: $(STAMP) chromium
 
 test: test-main test-browser
 
-check: lint typecheck test
+# The documentation site into site/: the API reference from the docstrings (mkdocstrings), the
+# tutorials rendered from notebooks/ with their saved outputs (docs/hooks.py). --strict: a
+# broken link or reference, a griffe warning or a public object without a docstring fails.
+# Nothing is fetched: the build runs offline.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+check: lint typecheck docs test
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

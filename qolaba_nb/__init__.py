@@ -36,6 +36,7 @@ from ._exceptions import (
 from ._models import ChatChunk, ChatCompletion, Choice, Model, Usage
 from ._record import CallRecord
 from ._settings import ClientSettings
+from ._types import ChatPanelParams, CompareParams, SamplingParams
 
 if TYPE_CHECKING:
     from ._judge import ajudge, judge
@@ -65,11 +66,13 @@ __all__ = [
     "ChatChunk",
     "ChatCompletion",
     "ChatPanel",
+    "ChatPanelParams",
     "ChatStream",
     "Choice",
     "Client",
     "ClientSettings",
     "ComparePanel",
+    "CompareParams",
     "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",
@@ -79,6 +82,7 @@ __all__ = [
     "QolabaError",
     "RateLimitError",
     "ReplayMissError",
+    "SamplingParams",
     "Simulator",
     "StreamError",
     "UpstreamError",

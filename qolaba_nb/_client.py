@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, 
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, Unpack
 
 import httpx
 
@@ -64,7 +64,7 @@ from ._recording import RecordingTransport, ReplayTransport
 from ._retry import RetryPolicy, parse_retry_after
 from ._settings import DEFAULT_TIMEOUT, ClientSettings
 from ._sse import DEFAULT_MAX_EVENT_BYTES, ServerSentEvent, SSEDecoder
-from ._types import Messages
+from ._types import Messages, SamplingParams
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncChatStream", "AsyncClient", "ChatStream", "Client"]
 
@@ -238,10 +238,23 @@ class _Call:
         self._record("ok", completion=completion)
         return completion
 
-    def stream_completion(self) -> ChatCompletion:
-        return self.acc.completion(
-            request_id=self.request_id, latency_s=self.elapsed(), ttft_s=self.ttft_s
-        )
+    def completion(self, payload: object = None) -> ChatCompletion:
+        """The reply as one ``ChatCompletion``: of ``payload`` (a JSON answer), else of what the
+        stream gave so far.
+
+        Every reply the client returns is built here, so this is where the key is masked
+        wherever a server echoed it: text, tool calls, reasoning, log probabilities, ``raw``.
+        (A streamed chunk is shown as it came: a key split over several chunks can only be
+        found in the whole text, and the per-token path stays free of the check.)
+        """
+        if payload is None:
+            done = self.acc.completion(
+                request_id=self.request_id, latency_s=self.elapsed(), ttft_s=self.ttft_s
+            )
+        else:
+            done = parse_completion(payload, request_id=self.request_id)
+        masked: ChatCompletion = _config.redact_value(done, self.client._api_key)
+        return masked
 
     def fail(self, err: QolabaError) -> None:
         redact_error(err, self.client._api_key)  # the one place every failed call passes
@@ -261,15 +274,17 @@ class _Call:
         if self.recorded:
             return
         self.recorded = True
+        key = self.client._api_key
         usage = completion.usage if completion is not None else self.acc.usage
-        text = completion.text if completion is not None else self.acc.text
+        # A completion comes masked (see completion()); what a cut stream gave is masked here.
+        text = completion.text if completion is not None else _config.redact(self.acc.text, key)
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
         credit, source = self._credit(usage, len(text))
         if source == "estimated":
             self.estimate = credit
         if error is not None:
-            error = _config.redact(error, self.client._api_key)
+            error = _config.redact(error, key)
         rec = CallRecord(
             model=self.body["model"],
             kind=self.kind,
@@ -290,7 +305,7 @@ class _Call:
             params={k: self.body[k] for k in SAMPLING_PARAMS if k in self.body},
             tag=self.tag,
             run_id=self.run_id,
-            prompt_text=_prompt_text(self.body["messages"]),
+            prompt_text=_config.redact(_prompt_text(self.body["messages"]), key),
             completion_text=text,
             replayed=self.client.replay is not None,
         )
@@ -374,7 +389,7 @@ class _BaseClient:
 
     @property
     def max_retries(self) -> int:
-        """Retries after a connection error, 408, 409, 429 or 5xx."""
+        """Retries after a connection error or timeout, 429, 502, 503 or 504."""
         return self.settings.max_retries
 
     @property
@@ -450,6 +465,7 @@ class _BaseClient:
 
     @property
     def has_api_key(self) -> bool:
+        """Whether a key is set (the key itself is never shown)."""
         return self._api_key is not None
 
     @property
@@ -487,7 +503,7 @@ class _BaseClient:
         self,
         messages: Messages,
         model: str,
-        params: dict[str, Any],
+        params: SamplingParams,
         *,
         kind: CallKind,
         tag: str | None,
@@ -576,18 +592,22 @@ class _StreamBase:
 
     @property
     def usage(self) -> Usage | None:
+        """The credits and cost, once the server has sent them (None before, or never)."""
         return self._call.acc.usage
 
     @property
     def finish_reason(self) -> str | None:
+        """Why the reply ended (``"stop"``, ``"length"``, ...); None until it has."""
         return self._call.acc.finish_reason
 
     @property
     def ttft_s(self) -> float | None:
+        """Seconds from sending to the first text (time to first token); None before."""
         return self._call.ttft_s
 
     @property
     def request_id(self) -> str | None:
+        """The server's request id, if it sent one."""
         return self._call.request_id
 
     @property
@@ -598,6 +618,7 @@ class _StreamBase:
 
     @property
     def model(self) -> str:
+        """The model id the call was sent to."""
         return str(self._call.body["model"])
 
     def __repr__(self) -> str:
@@ -636,13 +657,13 @@ class _StreamBase:
 
     def _finish(self) -> None:
         self._call.acc.check_complete()
-        self._completion = self._call.succeed(self._call.stream_completion())
+        self._completion = self._call.succeed(self._call.completion())
 
     def _result(self) -> ChatCompletion:
         if self._error is not None:
             raise self._error
         # A stream stopped early still gives what arrived (its finish_reason is None).
-        return self._completion or self._call.stream_completion()
+        return self._completion or self._call.completion()
 
     def _mark_closed(self) -> bool:
         """True the first time: then the caller closes the connection."""
@@ -704,6 +725,7 @@ class ChatStream(_StreamBase):
         return next(self._chunks)
 
     def text_deltas(self) -> Iterator[str]:
+        """The reply's text as it arrives, piece by piece (the first choice's)."""
         for chunk in self._chunks:
             if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
@@ -715,6 +737,8 @@ class ChatStream(_StreamBase):
         return self._result()
 
     def close(self) -> None:
+        """Stop reading: close the connection now; an unfinished call is recorded as
+        cancelled, with the text received so far."""
         if self._mark_closed():
             self._chunks.close()
             self._response.close()
@@ -732,7 +756,64 @@ class ChatStream(_StreamBase):
 
 
 class Client(_BaseClient):
-    """The synchronous client. See the package docs for arguments; usable as a context manager."""
+    """The synchronous client of the Qolaba chat API; usable as a context manager.
+
+    Every call is checked before it is sent (every documented 400 is refused locally),
+    retried on connection errors and retryable statuses, charged against the client's budget
+    and recorded in the usage ledger. The settings are one frozen ``ClientSettings``
+    (``client.settings``); ``qolaba_nb.connect()`` builds a client from the environment.
+
+    Parameters
+    ----------
+    api_key : str, Secret or None, default None
+        The API key. None: ``QOLABA_API_KEY`` from the environment or a ``.env`` file. It is
+        never shown: not in a repr, an error, a log or the ledger.
+    base_url : str or None, default None
+        The API's root URL. None: ``QOLABA_BASE_URL``, else
+        ``https://qolaba-server-b2b.up.railway.app``.
+    transport : httpx.BaseTransport or None, default None
+        An httpx transport to send through (tests, proxies); None: httpx's own.
+    timeout : float, httpx.Timeout or None, default None
+        Seconds to wait for the server. None: 240 s to read (the server gives upstream
+        models 3 minutes) and 10 s to connect.
+    max_retries : int, default 2
+        Retries after a connection error or timeout, 429, 502, 503 or 504, with
+        exponential backoff or after the server's ``Retry-After`` (seconds).
+    headers : mapping of str to str or None, default None
+        Extra headers sent with every request (never ``Authorization``).
+    ledger : UsageLedger, False or None, default None
+        Where every call is recorded (credits, cost, latency, time to first token). None: the
+        default ledger (``QOLABA_NB_LEDGER`` or the per-user data directory); False: none.
+    tag : str or None, default None
+        The ledger tag of this client's calls (a project, a class, an experiment).
+    budget_credits : float, Budget or None, default None
+        A limit in credits on what this client (and every twin of it) spends: a call that
+        would pass it raises ``BudgetExceededError`` before it is sent. A ``Budget`` is
+        shared with the other clients given it. None: no limit (spending is still counted).
+    reserve_credits : float or None, default None
+        Credits each call reserves from the budget before it is sent, settled to the real
+        charge after. None: the ledger's expected credit for the model, else 1 credit.
+    record : str, path or None, default None
+        Record every exchange to this file (the key is never written), to replay later.
+    replay : str, path or None, default None
+        Serve every call from this recording instead of the network (replayed calls cost
+        nothing; a call not in it raises ``ReplayMissError``). Not with ``record``.
+    max_event_bytes : int, default 16 MiB
+        The most bytes one server-sent event may have (``EventTooLargeError`` past it).
+
+    Raises
+    ------
+    ValidationError
+        A bad argument (a negative ``max_retries``, a ``base_url`` that is not http(s),
+        ``record`` with ``replay``, ...).
+
+    Examples
+    --------
+    >>> from qolaba_nb import Client
+    >>> with Client(budget_credits=5, tag="demo") as client:  # doctest: +SKIP
+    ...     reply = client.chat("Name three rivers.", model="openai/gpt-4o")
+    ...     print(reply.text, reply.credit)
+    """
 
     def __init__(
         self,
@@ -740,15 +821,39 @@ class Client(_BaseClient):
         base_url: str | None = None,
         *,
         transport: httpx.BaseTransport | None = None,
-        **kwargs: Any,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        ledger: LedgerLike | Literal[False] | None = None,
+        tag: str | None = None,
+        budget_credits: float | Budget | None = None,
+        reserve_credits: float | None = None,
+        record: str | os.PathLike[str] | None = None,
+        replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        super().__init__(api_key, base_url, **kwargs)
+        super().__init__(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            ledger=ledger,
+            tag=tag,
+            budget_credits=budget_credits,
+            reserve_credits=reserve_credits,
+            record=record,
+            replay=replay,
+            max_event_bytes=max_event_bytes,
+        )
         self._http = httpx.Client(timeout=self.timeout, transport=self._transport(transport))
 
     def list_models(self) -> list[Model]:
+        """The models the API offers, as ``Model`` objects (``id``, ``provider``, ...)."""
         return parse_models(self._get_json(self._model_paths(None)))
 
     def get_model(self, model_id: str) -> Model:
+        """One model by its id; ``NotFoundError`` if the API has no such model."""
         model = parse_model(self._get_json(self._model_paths(model_id)))
         if model is None:
             raise NotFoundError(f"no model {model_id!r}", status_code=404)
@@ -845,29 +950,57 @@ class Client(_BaseClient):
         tag: str | None = None,
         run_id: str | None = None,
         reserve_credits: float | None = None,
-        **params: Any,
+        **params: Unpack[SamplingParams],
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON).
+        """Send a chat request and wait for the whole reply.
+
+        The request is checked before it is sent, its credit is reserved from the budget,
+        and the call is recorded in the ledger (credit, cost, latency) however it ends.
 
         Parameters
         ----------
-        messages
-            A string (one user message) or OpenAI-style message dicts.
-        model
-            The model id.
-        tag, run_id
-            Recorded in the ledger with the call (``tag`` defaults to the client's).
-        reserve_credits
-            Credits set aside for this call before it is sent (default: the client's
-            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
-        **params
-            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+        messages : str or sequence of dict
+            A string (one user message) or OpenAI-style message dicts, each with a ``role``
+            and a ``content`` (a string, or a list of ``text`` and ``image_url`` parts).
+        model : str
+            The model id, e.g. ``"openai/gpt-4o"`` (``list_models()`` gives them all).
+        tag : str or None, default None
+            The ledger tag of this call; None: the client's ``tag``.
+        run_id : str or None, default None
+            An id recorded with the call, to group calls in the ledger (``compare`` sets one).
+        reserve_credits : float or None, default None
+            Credits set aside for this call before it is sent; None: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1.
+        **params : Unpack[SamplingParams]
+            The optional request fields (see ``SamplingParams``): ``temperature`` (0 to 2),
+            ``max_tokens`` (a positive integer), ``top_p`` (0 to 1), ``frequency_penalty``
+            and ``presence_penalty`` (-2 to 2), ``stop`` (a string or up to 4 of them),
+            ``tools``, ``tool_choice``, ``stream_options`` and ``extra_body``. An unknown
+            name raises ``ValidationError`` with a "did you mean" hint, before sending.
+
+        Returns
+        -------
+        ChatCompletion
+            The reply: ``text``, ``credit`` (credits) and ``cost`` (USD) as the server
+            reported them, ``latency_s`` (seconds), ``finish_reason``, every choice.
 
         Raises
         ------
+        ValidationError
+            A bad argument; nothing was sent.
         BudgetExceededError
             The reservation does not fit in the client's or the ledger's budget; nothing
             was sent.
+        APIStatusError
+            The server answered with an error after the retries (``RateLimitError`` for a
+            429, ``AuthenticationError`` for a 401, ...).
+        APIConnectionError
+            No answer after the retries (``APITimeoutError`` for a timeout).
+
+        Examples
+        --------
+        >>> reply = client.chat("Name three rivers.", model="openai/gpt-4o")  # doctest: +SKIP
+        >>> reply.text, reply.credit  # doctest: +SKIP
         """
         call, headers = self._start_call(
             messages,
@@ -889,29 +1022,60 @@ class Client(_BaseClient):
         tag: str | None = None,
         run_id: str | None = None,
         reserve_credits: float | None = None,
-        **params: Any,
+        **params: Unpack[SamplingParams],
     ) -> ChatStream:
-        """Send a streaming chat request; returns once the response headers are in.
+        """Send a streaming chat request; return once the response headers are in.
+
+        The reply arrives as server-sent events while it is written. Closing the stream early
+        (leaving its ``with`` block, a Stop) closes the connection at once; the call is
+        recorded as cancelled with the text received so far.
 
         Parameters
         ----------
-        messages
-            A string (one user message) or OpenAI-style message dicts.
-        model
-            The model id.
-        tag, run_id
-            Recorded in the ledger with the call (``tag`` defaults to the client's).
-        reserve_credits
-            Credits set aside for this call before it is sent (default: the client's
-            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
-        **params
-            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+        messages : str or sequence of dict
+            A string (one user message) or OpenAI-style message dicts, each with a ``role``
+            and a ``content`` (a string, or a list of ``text`` and ``image_url`` parts).
+        model : str
+            The model id, e.g. ``"openai/gpt-4o"`` (``list_models()`` gives them all).
+        tag : str or None, default None
+            The ledger tag of this call; None: the client's ``tag``.
+        run_id : str or None, default None
+            An id recorded with the call, to group calls in the ledger (``compare`` sets one).
+        reserve_credits : float or None, default None
+            Credits set aside for this call before it is sent; None: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1.
+        **params : Unpack[SamplingParams]
+            The optional request fields (see ``SamplingParams``): ``temperature`` (0 to 2),
+            ``max_tokens`` (a positive integer), ``top_p`` (0 to 1), ``frequency_penalty``
+            and ``presence_penalty`` (-2 to 2), ``stop`` (a string or up to 4 of them),
+            ``tools``, ``tool_choice``, ``stream_options`` and ``extra_body``. An unknown
+            name raises ``ValidationError`` with a "did you mean" hint, before sending.
+
+        Returns
+        -------
+        ChatStream
+            Iterate it (``for``) for ``ChatChunk``s or ``text_deltas()``; ``completion()``
+            reads to the end. ``text`` is the text so far, ``usage`` the credits once known.
 
         Raises
         ------
+        ValidationError
+            A bad argument; nothing was sent.
         BudgetExceededError
             The reservation does not fit in the client's or the ledger's budget; nothing
             was sent.
+        APIStatusError
+            The server answered with an error after the retries (``RateLimitError`` for a
+            429, ``AuthenticationError`` for a 401, ...).
+        APIConnectionError
+            No answer after the retries (``APITimeoutError`` for a timeout).
+
+        Examples
+        --------
+        >>> with client.stream("Hi", model="openai/gpt-4o", max_tokens=50) as s:  # doctest: +SKIP
+        ...     for text in s.text_deltas():
+        ...         print(text, end="")
+        >>> s.completion().credit  # doctest: +SKIP
         """
         call, headers = self._start_call(
             messages,
@@ -925,6 +1089,7 @@ class Client(_BaseClient):
         return ChatStream(self._open(call, headers, stream=True), call)
 
     def close(self) -> None:
+        """Close the client's connections (leaving its ``with`` block does it)."""
         self._http.close()
 
     def __enter__(self) -> Self:
@@ -952,14 +1117,14 @@ def _read_completion(call: _Call, content: bytes, response: httpx.Response) -> C
                 failed.partial_text = call.acc.text
             call.fail(failed)
             raise failed.with_traceback(None)
-        return call.stream_completion()
+        return call.completion()
     try:
         payload = response.json()
     except ValueError:
         err = _not_api_answer(response, content, "JSON", call.client._api_key)
         call.fail(err)
         raise err from None
-    return parse_completion(payload, request_id=call.request_id)
+    return call.completion(payload)
 
 
 def _feed_all(call: _Call, content: bytes) -> None:
@@ -1020,6 +1185,7 @@ class AsyncChatStream(_StreamBase):
         return await anext(self._chunks)
 
     async def text_deltas(self) -> AsyncIterator[str]:
+        """The reply's text as it arrives, piece by piece (the first choice's)."""
         async for chunk in self._chunks:
             if chunk.delta and chunk.index == 0:  # the text of the first choice
                 yield chunk.delta
@@ -1031,6 +1197,8 @@ class AsyncChatStream(_StreamBase):
         return self._result()
 
     async def aclose(self) -> None:
+        """Stop reading: close the connection now; an unfinished call is recorded as
+        cancelled, with the text received so far."""
         if self._mark_closed():
             await self._chunks.aclose()
             await self._response.aclose()
@@ -1048,7 +1216,64 @@ class AsyncChatStream(_StreamBase):
 
 
 class AsyncClient(_BaseClient):
-    """The asyncio client; the same arguments and methods as ``Client``, awaited."""
+    """The asyncio client of the Qolaba chat API: ``Client``'s arguments and methods, awaited.
+
+    Use it with ``async with`` (or ``await client.aclose()``); ``chat`` and ``stream`` are
+    coroutines, and the stream is iterated with ``async for``. Its connections belong to the
+    event loop it was first used on: for another loop, make a ``twin``.
+
+    Parameters
+    ----------
+    api_key : str, Secret or None, default None
+        The API key. None: ``QOLABA_API_KEY`` from the environment or a ``.env`` file. It is
+        never shown: not in a repr, an error, a log or the ledger.
+    base_url : str or None, default None
+        The API's root URL. None: ``QOLABA_BASE_URL``, else
+        ``https://qolaba-server-b2b.up.railway.app``.
+    transport : httpx.AsyncBaseTransport or None, default None
+        An httpx transport to send through (tests, proxies); None: httpx's own.
+    timeout : float, httpx.Timeout or None, default None
+        Seconds to wait for the server. None: 240 s to read (the server gives upstream
+        models 3 minutes) and 10 s to connect.
+    max_retries : int, default 2
+        Retries after a connection error or timeout, 429, 502, 503 or 504, with
+        exponential backoff or after the server's ``Retry-After`` (seconds).
+    headers : mapping of str to str or None, default None
+        Extra headers sent with every request (never ``Authorization``).
+    ledger : UsageLedger, False or None, default None
+        Where every call is recorded (credits, cost, latency, time to first token). None: the
+        default ledger (``QOLABA_NB_LEDGER`` or the per-user data directory); False: none.
+    tag : str or None, default None
+        The ledger tag of this client's calls (a project, a class, an experiment).
+    budget_credits : float, Budget or None, default None
+        A limit in credits on what this client (and every twin of it) spends: a call that
+        would pass it raises ``BudgetExceededError`` before it is sent. A ``Budget`` is
+        shared with the other clients given it. None: no limit (spending is still counted).
+    reserve_credits : float or None, default None
+        Credits each call reserves from the budget before it is sent, settled to the real
+        charge after. None: the ledger's expected credit for the model, else 1 credit.
+    record : str, path or None, default None
+        Record every exchange to this file (the key is never written), to replay later.
+    replay : str, path or None, default None
+        Serve every call from this recording instead of the network (replayed calls cost
+        nothing; a call not in it raises ``ReplayMissError``). Not with ``record``.
+    max_event_bytes : int, default 16 MiB
+        The most bytes one server-sent event may have (``EventTooLargeError`` past it).
+
+    Raises
+    ------
+    ValidationError
+        A bad argument (a negative ``max_retries``, a ``base_url`` that is not http(s),
+        ``record`` with ``replay``, ...).
+
+    Examples
+    --------
+    >>> from qolaba_nb import AsyncClient
+    >>> async with AsyncClient() as client:  # doctest: +SKIP
+    ...     async with await client.stream("Hi", model="openai/gpt-4o") as stream:
+    ...         async for text in stream.text_deltas():
+    ...             print(text, end="")
+    """
 
     def __init__(
         self,
@@ -1056,9 +1281,31 @@ class AsyncClient(_BaseClient):
         base_url: str | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
-        **kwargs: Any,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        headers: Mapping[str, str] | None = None,
+        ledger: LedgerLike | Literal[False] | None = None,
+        tag: str | None = None,
+        budget_credits: float | Budget | None = None,
+        reserve_credits: float | None = None,
+        record: str | os.PathLike[str] | None = None,
+        replay: str | os.PathLike[str] | None = None,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        super().__init__(api_key, base_url, **kwargs)
+        super().__init__(
+            api_key,
+            base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            headers=headers,
+            ledger=ledger,
+            tag=tag,
+            budget_credits=budget_credits,
+            reserve_credits=reserve_credits,
+            record=record,
+            replay=replay,
+            max_event_bytes=max_event_bytes,
+        )
         self._http = httpx.AsyncClient(
             timeout=self.timeout, transport=self._transport(transport, asynchronous=True)
         )
@@ -1075,9 +1322,11 @@ class AsyncClient(_BaseClient):
         return cls() if client is None else cls(**client.settings.arguments())
 
     async def list_models(self) -> list[Model]:
+        """The models the API offers, as ``Model`` objects (``id``, ``provider``, ...)."""
         return parse_models(await self._get_json(self._model_paths(None)))
 
     async def get_model(self, model_id: str) -> Model:
+        """One model by its id; ``NotFoundError`` if the API has no such model."""
         model = parse_model(await self._get_json(self._model_paths(model_id)))
         if model is None:
             raise NotFoundError(f"no model {model_id!r}", status_code=404)
@@ -1174,29 +1423,57 @@ class AsyncClient(_BaseClient):
         tag: str | None = None,
         run_id: str | None = None,
         reserve_credits: float | None = None,
-        **params: Any,
+        **params: Unpack[SamplingParams],
     ) -> ChatCompletion:
-        """Send a chat request and wait for the whole reply (JSON).
+        """Send a chat request and wait for the whole reply.
+
+        The request is checked before it is sent, its credit is reserved from the budget,
+        and the call is recorded in the ledger (credit, cost, latency) however it ends.
 
         Parameters
         ----------
-        messages
-            A string (one user message) or OpenAI-style message dicts.
-        model
-            The model id.
-        tag, run_id
-            Recorded in the ledger with the call (``tag`` defaults to the client's).
-        reserve_credits
-            Credits set aside for this call before it is sent (default: the client's
-            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
-        **params
-            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+        messages : str or sequence of dict
+            A string (one user message) or OpenAI-style message dicts, each with a ``role``
+            and a ``content`` (a string, or a list of ``text`` and ``image_url`` parts).
+        model : str
+            The model id, e.g. ``"openai/gpt-4o"`` (``list_models()`` gives them all).
+        tag : str or None, default None
+            The ledger tag of this call; None: the client's ``tag``.
+        run_id : str or None, default None
+            An id recorded with the call, to group calls in the ledger (``compare`` sets one).
+        reserve_credits : float or None, default None
+            Credits set aside for this call before it is sent; None: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1.
+        **params : Unpack[SamplingParams]
+            The optional request fields (see ``SamplingParams``): ``temperature`` (0 to 2),
+            ``max_tokens`` (a positive integer), ``top_p`` (0 to 1), ``frequency_penalty``
+            and ``presence_penalty`` (-2 to 2), ``stop`` (a string or up to 4 of them),
+            ``tools``, ``tool_choice``, ``stream_options`` and ``extra_body``. An unknown
+            name raises ``ValidationError`` with a "did you mean" hint, before sending.
+
+        Returns
+        -------
+        ChatCompletion
+            The reply: ``text``, ``credit`` (credits) and ``cost`` (USD) as the server
+            reported them, ``latency_s`` (seconds), ``finish_reason``, every choice.
 
         Raises
         ------
+        ValidationError
+            A bad argument; nothing was sent.
         BudgetExceededError
             The reservation does not fit in the client's or the ledger's budget; nothing
             was sent.
+        APIStatusError
+            The server answered with an error after the retries (``RateLimitError`` for a
+            429, ``AuthenticationError`` for a 401, ...).
+        APIConnectionError
+            No answer after the retries (``APITimeoutError`` for a timeout).
+
+        Examples
+        --------
+        >>> reply = await client.chat("Name three rivers.", model="openai/gpt-4o")  # doctest: +SKIP
+        >>> reply.text, reply.credit  # doctest: +SKIP
         """
         call, headers = self._start_call(
             messages,
@@ -1218,29 +1495,60 @@ class AsyncClient(_BaseClient):
         tag: str | None = None,
         run_id: str | None = None,
         reserve_credits: float | None = None,
-        **params: Any,
+        **params: Unpack[SamplingParams],
     ) -> AsyncChatStream:
-        """Send a streaming chat request; returns once the response headers are in.
+        """Send a streaming chat request; return once the response headers are in.
+
+        The reply arrives as server-sent events while it is written. Closing the stream early
+        (leaving its ``with`` block, a Stop) closes the connection at once; the call is
+        recorded as cancelled with the text received so far.
 
         Parameters
         ----------
-        messages
-            A string (one user message) or OpenAI-style message dicts.
-        model
-            The model id.
-        tag, run_id
-            Recorded in the ledger with the call (``tag`` defaults to the client's).
-        reserve_credits
-            Credits set aside for this call before it is sent (default: the client's
-            ``reserve_credits``, else the ledger's expected credit for the model, else 1).
-        **params
-            Sampling parameters (``temperature=``, ``max_tokens=``, ...).
+        messages : str or sequence of dict
+            A string (one user message) or OpenAI-style message dicts, each with a ``role``
+            and a ``content`` (a string, or a list of ``text`` and ``image_url`` parts).
+        model : str
+            The model id, e.g. ``"openai/gpt-4o"`` (``list_models()`` gives them all).
+        tag : str or None, default None
+            The ledger tag of this call; None: the client's ``tag``.
+        run_id : str or None, default None
+            An id recorded with the call, to group calls in the ledger (``compare`` sets one).
+        reserve_credits : float or None, default None
+            Credits set aside for this call before it is sent; None: the client's
+            ``reserve_credits``, else the ledger's expected credit for the model, else 1.
+        **params : Unpack[SamplingParams]
+            The optional request fields (see ``SamplingParams``): ``temperature`` (0 to 2),
+            ``max_tokens`` (a positive integer), ``top_p`` (0 to 1), ``frequency_penalty``
+            and ``presence_penalty`` (-2 to 2), ``stop`` (a string or up to 4 of them),
+            ``tools``, ``tool_choice``, ``stream_options`` and ``extra_body``. An unknown
+            name raises ``ValidationError`` with a "did you mean" hint, before sending.
+
+        Returns
+        -------
+        AsyncChatStream
+            Iterate it (``async for``) for ``ChatChunk``s or ``text_deltas()``; ``completion()``
+            reads to the end. ``text`` is the text so far, ``usage`` the credits once known.
 
         Raises
         ------
+        ValidationError
+            A bad argument; nothing was sent.
         BudgetExceededError
             The reservation does not fit in the client's or the ledger's budget; nothing
             was sent.
+        APIStatusError
+            The server answered with an error after the retries (``RateLimitError`` for a
+            429, ``AuthenticationError`` for a 401, ...).
+        APIConnectionError
+            No answer after the retries (``APITimeoutError`` for a timeout).
+
+        Examples
+        --------
+        >>> async with await client.stream("Hi", model="openai/gpt-4o") as s:  # doctest: +SKIP
+        ...     async for text in s.text_deltas():
+        ...         print(text, end="")
+        >>> s.text, s.usage  # doctest: +SKIP
         """
         call, headers = self._start_call(
             messages,
@@ -1254,6 +1562,7 @@ class AsyncClient(_BaseClient):
         return AsyncChatStream(await self._open(call, headers, stream=True), call)
 
     async def aclose(self) -> None:
+        """Close the client's connections (leaving its ``async with`` block does it)."""
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:

@@ -12,10 +12,11 @@ without its credentials. Nothing else in the package masks anything.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -189,20 +190,24 @@ def redact_bytes(data: bytes, secret: Secret | None) -> bytes:
 
 
 def redact_value(value: Any, secret: Secret | None) -> Any:
-    """``redact`` applied to every string inside a parsed JSON value or a header mapping.
+    """``redact`` applied to every string inside a parsed JSON value, a header mapping or a
+    dataclass (a ``ChatCompletion`` and its choices, for instance).
 
     Parameters
     ----------
     value
-        A string, bytes, or a (nested) mapping / list of them; other values are returned as
-        they are.
+        A string, bytes, a dataclass instance, or a (nested) mapping / list of them; other
+        values are returned as they are.
     secret
         The client's key; None masks nothing.
 
     Returns
     -------
     Any
-        A copy with the key masked (mappings become dicts, tuples become lists).
+        ``value`` with the key masked: a copy where something was masked (mappings become
+        dicts, tuples become lists, a dataclass a new instance of its class), else ``value``
+        itself when it is a str, bytes, dict, list or dataclass (nothing is copied for
+        nothing: a reply of any length is checked once, at the end of its call).
     """
     if secret is None:
         return value
@@ -211,10 +216,78 @@ def redact_value(value: Any, secret: Secret | None) -> Any:
     if isinstance(value, bytes):
         return redact_bytes(value, secret)
     if isinstance(value, Mapping):
-        return {redact(str(k), secret): redact_value(v, secret) for k, v in value.items()}
+        pairs = [(redact(str(k), secret), redact_value(v, secret)) for k, v in value.items()]
+        if type(value) is dict and all(
+            k is old_k and v is old_v
+            for (k, v), (old_k, old_v) in zip(pairs, value.items(), strict=True)
+        ):
+            return value
+        return dict(pairs)
     if isinstance(value, list | tuple):
-        return [redact_value(v, secret) for v in value]
+        items = [redact_value(v, secret) for v in value]
+        if type(value) is list and all(a is b for a, b in zip(items, value, strict=True)):
+            return value
+        return items
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            f.name: new
+            for f in dataclasses.fields(value)
+            if f.init and (new := redact_value(old := getattr(value, f.name), secret)) is not old
+        }
+        return dataclasses.replace(value, **changes) if changes else value
     return value
+
+
+def redact_pieces(pieces: Sequence[str], secret: Secret | None) -> list[str]:
+    """``redact`` for a text that arrived in pieces (a streamed reply's deltas).
+
+    A form of the key that spans several pieces is masked too: the mask goes in the piece
+    where it starts and the later pieces lose the characters it covered, so that the pieces
+    joined are the text joined with every form masked.
+
+    Parameters
+    ----------
+    pieces
+        The pieces, in order.
+    secret
+        The client's key; None masks nothing.
+
+    Returns
+    -------
+    list of str
+        As many pieces as were given (some may be empty).
+    """
+    text = "".join(pieces)
+    spans: list[tuple[int, int]] = []
+    for form in secret.forms() if secret is not None else ():
+        at = text.find(form)
+        while at >= 0:
+            spans.append((at, at + len(form)))
+            at = text.find(form, at + 1)
+    if not spans:
+        return list(pieces)
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    begin = 0
+    for piece in pieces:
+        end = begin + len(piece)
+        kept, cursor = [], begin
+        for s, e in merged:
+            if e <= begin or s >= end:
+                continue
+            kept.append(text[cursor:s] if s > cursor else "")
+            if s >= begin:
+                kept.append(MASK)
+            cursor = max(cursor, min(e, end))
+        kept.append(text[cursor:end])
+        out.append("".join(kept))
+        begin = end
+    return out
 
 
 def mask_url(url: str) -> str:

@@ -20,7 +20,7 @@ import httpx
 
 from ._config import mask_url
 from ._exceptions import ValidationError
-from ._types import JSON, Messages
+from ._types import JSON, Messages, SamplingParams
 
 __all__ = [
     "SAMPLING_PARAMS",
@@ -52,7 +52,8 @@ SAMPLING_PARAMS = (
     "presence_penalty",
     "stop",
 )
-KNOWN_PARAMS = (*SAMPLING_PARAMS, "tools", "tool_choice", "stream_options", "extra_body")
+#: Every optional field a request takes: the keys of ``SamplingParams``, in its order.
+KNOWN_PARAMS: tuple[str, ...] = tuple(SamplingParams.__annotations__)
 #: Fields of the body that the client sets and checks: ``extra_body`` cannot replace them.
 BODY_FIELDS = frozenset({"model", "messages", "stream", *KNOWN_PARAMS} - {"extra_body"})
 MAX_STOP_SEQUENCES = 4
@@ -535,6 +536,8 @@ class Usage:
 
     @classmethod
     def from_raw(cls, raw: object) -> Usage | None:
+        """The usage the server sent (``total_credit``, ``total_cost``, ``breakdown``), or
+        None for an empty or missing one."""
         if not isinstance(raw, Mapping) or not raw:
             return None
         breakdown = raw.get("breakdown")
@@ -550,6 +553,7 @@ class Usage:
 
     @property
     def has_credit(self) -> bool:
+        """Whether the server said what the call cost (credits or USD)."""
         return self.credit is not None or self.cost is not None
 
 
@@ -564,6 +568,7 @@ class Model:
 
     @property
     def provider(self) -> str:
+        """Who serves the model: ``owned_by``, else the part of the id before ``/``."""
         return self.owned_by or (self.id.split("/", 1)[0] if "/" in self.id else "")
 
 
@@ -674,10 +679,12 @@ class ChatCompletion:
 
     @property
     def credit(self) -> float | None:
+        """The credits the call cost, as the server reported them; None if it did not."""
         return self.usage.credit if self.usage else None
 
     @property
     def cost(self) -> float | None:
+        """The cost of the call in USD, as the server reported it; None if it did not."""
         return self.usage.cost if self.usage else None
 
     def _repr_html_(self) -> str:

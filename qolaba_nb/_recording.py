@@ -3,7 +3,9 @@
 ``Client(record="data/sessions/NAME.jsonl")`` appends one JSON line per exchange: the request
 (method, path, query, JSON body, and its headers WITHOUT ``Authorization``) and the raw response
 bytes (SSE included), with the key masked wherever the server echoed it: in headers, in text
-and binary bodies, and inside a compressed body (which is then stored decompressed).
+and binary bodies, inside a compressed body (which is then stored decompressed), and in a
+streamed reply's text even when it came split over several events (which are then stored
+re-encoded, the mask in the event where the key began).
 ``Client(replay=...)`` serves them back, byte for byte, without a network: a request is matched
 on method, path, query and body (recordings of the same request are served in order, the last
 one again once they run out); a request with no recording raises ``ReplayMissError`` naming the
@@ -27,8 +29,9 @@ from typing import Any
 
 import httpx
 
-from ._config import Secret, redact, redact_bytes, redact_value
+from ._config import Secret, redact, redact_bytes, redact_pieces, redact_value
 from ._exceptions import ReplayMissError
+from ._sse import SSEDecoder
 
 #: Request headers never written: credentials, and what differs from machine to machine.
 _DROP_REQUEST_HEADERS = {"authorization", "cookie", "proxy-authorization", "host", "user-agent"}
@@ -76,6 +79,64 @@ def _decode(data: dict[str, str]) -> bytes:
     if "base64" in data:
         return base64.b64decode(data["base64"])
     return data.get("text", "").encode("utf-8")
+
+
+#: The text fields of a streamed delta that a reply's text is joined from.
+_DELTA_TEXT = ("content", "reasoning_content", "reasoning", "refusal")
+
+
+def _redact_stream(body: bytes, secret: Secret) -> bytes:
+    """An SSE body with the key masked in the reply's text where it spans several events.
+
+    The pieces of each text (a choice's content, reasoning or refusal, a tool call's
+    arguments) are joined and masked with ``redact_pieces``; when nothing spans events, the
+    body is returned as it is, else re-encoded (comments dropped, every event kept in order).
+    """
+    # The bound cannot be passed (no event is longer than the body); the blank line ends a
+    # last event the server did not end.
+    events = SSEDecoder(max_event_bytes=len(body) + 1).feed(body + b"\n\n")
+    payloads: list[Any] = []
+    slots: dict[tuple[Any, ...], list[tuple[dict[str, Any], str]]] = defaultdict(list)
+    for event in events:
+        try:
+            payload = json.loads(event.data)
+        except ValueError:
+            payload = None
+        payloads.append(payload)
+        choices = payload.get("choices") if isinstance(payload, dict) else None
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            delta = choice.get("delta") or choice.get("message")
+            if not isinstance(delta, dict):
+                continue
+            for name in _DELTA_TEXT:
+                if isinstance(delta.get(name), str):
+                    slots[(index, name)].append((delta, name))
+            for call in delta.get("tool_calls") or ():
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict) and isinstance(fn.get("arguments"), str):
+                    slots[(index, "tool", call.get("index"))].append((fn, "arguments"))
+    changed = False
+    for places in slots.values():
+        pieces = [holder[name] for holder, name in places]
+        masked = redact_pieces(pieces, secret)
+        if masked != pieces:
+            changed = True
+            for (holder, name), piece in zip(places, masked, strict=True):
+                holder[name] = piece
+    if not changed:
+        return body
+    out = []
+    for event, payload in zip(events, payloads, strict=True):
+        lines = [] if event.event == "message" else [f"event: {event.event}"]
+        if event.id is not None:
+            lines.append(f"id: {event.id}")
+        data = event.data if payload is None else json.dumps(payload, ensure_ascii=False)
+        lines += [f"data: {line}" for line in data.split("\n")]
+        out.append("\n".join(lines) + "\n\n")
+    return "".join(out).encode("utf-8")
 
 
 class _Tee(httpx.SyncByteStream, httpx.AsyncByteStream):
@@ -136,13 +197,16 @@ class RecordingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def _redacted_body(self, headers: dict[str, str], content: bytes) -> bytes:
         """The body with the key masked; a compressed body that held it is stored decoded."""
         masked = redact_bytes(content, self._secret)
-        if "content-encoding" not in headers or self._secret is None:
+        stream = "text/event-stream" in headers.get("content-type", "")
+        if self._secret is None or not ("content-encoding" in headers or stream):
             return masked
         decoded = httpx.Response(200, headers=headers, content=content).content
         plain = redact_bytes(decoded, self._secret)
+        if stream:
+            plain = _redact_stream(plain, self._secret)
         if plain == decoded:
             return masked  # nothing to hide inside: keep the bytes as they came
-        del headers["content-encoding"]
+        headers.pop("content-encoding", None)
         return plain
 
     def _write(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:

@@ -52,7 +52,7 @@ class ClientSettings:
     timeout : httpx.Timeout
         Connect and read timeouts.
     max_retries : int
-        Retries after a connection error, 408, 409, 429 or 5xx.
+        Retries after a connection error or timeout, 429, 502, 503 or 504.
     headers : Mapping[str, str]
         Extra request headers (never ``Authorization``).
     ledger : LedgerLike, False or None

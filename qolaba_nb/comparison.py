@@ -20,13 +20,14 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack
 
 from ._client import AsyncClient, Client
 from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
 from ._money import credit_number, format_credits
 from ._record import status_of
+from ._types import CompareParams, Prompts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +146,7 @@ async def _run_cell(
     client: AsyncClient,
     cell: CompareCell,
     limit: AdaptiveLimit,
-    params: dict[str, Any],
+    params: CompareParams,
     tag: str | None,
     notify: Callable[[CompareCell], None],
 ) -> None:
@@ -178,7 +179,7 @@ async def _run_cell(
 
 
 async def acompare(
-    prompts: Any,
+    prompts: Prompts,
     models: Sequence[str],
     *,
     client: Client | AsyncClient | None = None,
@@ -191,7 +192,7 @@ async def acompare(
     on_update: Callable[[CompareCell], None] | None = None,
     stop: asyncio.Event | None = None,
     judge: str | Mapping[str, Any] | None = None,
-    **params: Any,
+    **params: Unpack[CompareParams],
 ) -> pd.DataFrame:
     """Run every prompt on every model (``repeats`` times each), streamed, concurrently.
 
@@ -205,41 +206,58 @@ async def acompare(
         The prompts; one conversation may be given as a list of message dicts.
     models : sequence of str
         Model ids, each sent every prompt.
-    client : Client, AsyncClient or None, optional
-        The client (a ``Client`` is twinned); None: one from the environment.
+    client : Client, AsyncClient or None, default None
+        The client (a ``Client`` is twinned: same settings, ledger and budget); None: one
+        from the environment (``QOLABA_API_KEY``, ``QOLABA_BASE_URL``).
     repeats : int, default 1
         How many times each (prompt, model) is sent.
     concurrency : int, default 4
         At most this many requests in flight (halved on a rate limit, grown back after).
-    tag : str or None, optional
+    tag : str or None, default None
         Ledger tag of every call.
-    run_id : str or None, optional
-        Id of the run, shared by every call; default a new ``run-...`` id.
-    resume : str or None, optional
+    run_id : str or None, default None
+        Id of the run, shared by every call; None: a new ``run-...`` id.
+    resume : str or None, default None
         The id of an earlier run of the same prompts and models: only the cells it has not
         finished with status "ok" are sent; the others come from the ledger. The frame is the
-        one an uninterrupted run would have given.
+        one an uninterrupted run would have given. A ledger made with ``store_text=False``
+        keeps no reply text, so its finished cells cannot come back from it: they are sent
+        (and paid for) again, with a ``RuntimeWarning`` saying how many.
     progress : bool, default True
         A progress bar with the running credit total and the estimate of what is left.
-    on_update : callable or None, optional
+    on_update : callable or None, default None
         Called with a ``CompareCell`` on every text delta and once when the cell is done.
-    stop : asyncio.Event or None, optional
+    stop : asyncio.Event or None, default None
         Set it to stop the run: cells in flight are cut (their partial text kept), cells not
         sent yet are not sent; both become rows with status "cancelled".
-    judge : str, mapping or None, optional
+    judge : str, mapping or None, default None
         Score the replies when the run is done: a judge model id, or the keywords of
-        ``qolaba_nb._judge.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
-    **params
-        Sampling parameters (``temperature=...``) sent with every call.
+        ``qolaba_nb.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
+    **params : Unpack[CompareParams]
+        The request fields sent with every call (see ``SamplingParams``): ``temperature``,
+        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``,
+        ``tool_choice``, ``stream_options``, ``extra_body`` (not ``stop``: here ``stop=``
+        is the Stop event). Checked before anything is sent (a misspelt name gets a "did
+        you mean" hint).
 
     Returns
     -------
     pandas.DataFrame
-        One row per cell; ``frame.attrs`` holds ``run_id`` and ``total_credit``.
+        One row per cell, with ``credit`` (credits), ``cost`` (USD), ``latency_s`` and
+        ``ttft_s`` (seconds), ``chars_per_s``, ``status`` and ``error``; ``frame.attrs``
+        holds ``run_id`` and ``total_credit``.
+
+    Raises
+    ------
+    ValueError
+        No prompts or no models, ``repeats`` below 1, or two different run ids.
+    ValidationError
+        A bad prompt or request field; nothing was sent.
 
     Examples
     --------
     >>> df = await acompare(["Name three rivers."], ["openai/gpt-4o", "sim/echo"])  # doctest: +SKIP
+    >>> df.groupby("model")["credit"].sum()  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -266,16 +284,30 @@ async def acompare(
     # cell lives only while it runs.
     rows: list[tuple[Any, ...] | None] = [None] * total
     if resume is not None:
+        from .ledger.comparisons import prompt_fingerprint
+
         if store is None:
             raise ValueError("resume= needs a client with a UsageLedger")
+        textless = 0
         for index, row in store.finished_cells(run_id).items():
-            if index >= total or row[0] != labels[index // per_prompt]:
+            label = labels[index // per_prompt] if index < total else None
+            if label is None or row[0] not in (label, prompt_fingerprint(label)):
                 raise ValueError(
                     f"run {run_id!r} does not match these prompts and models (cell {index})"
                 )
             if row[1] != models[index // repeats % len(models)]:
                 raise ValueError(f"run {run_id!r} does not match these models (cell {index})")
-            rows[index] = row
+            if row[3] is None:  # kept without its reply (store_text=False): sent again
+                textless += 1
+            else:
+                rows[index] = row
+        if textless:
+            warnings.warn(
+                f"{textless} finished cell(s) of run {run_id!r} were kept without their reply "
+                "(the ledger has store_text=False), so they are sent again.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     todo = [i for i, row in enumerate(rows) if row is None]
     tally = _Tally(len(todo), [r[4] for r in rows if r is not None and r[4] is not None])
     bar = _progress_bar(total, total - len(todo)) if progress else None
@@ -413,15 +445,93 @@ def _progress_bar(total: int, done: int = 0) -> Any:
     return tqdm(total=total, initial=done, desc="compare", unit="call")
 
 
-def compare(prompts: Any, models: Sequence[str], **kwargs: Any) -> pd.DataFrame:
-    """``acompare`` for code that cannot ``await``. In a notebook, prefer ``await acompare``.
+def compare(
+    prompts: Prompts,
+    models: Sequence[str],
+    *,
+    client: Client | AsyncClient | None = None,
+    repeats: int = 1,
+    concurrency: int = 4,
+    tag: str | None = None,
+    run_id: str | None = None,
+    resume: str | None = None,
+    progress: bool = True,
+    on_update: Callable[[CompareCell], None] | None = None,
+    stop: asyncio.Event | None = None,
+    judge: str | Mapping[str, Any] | None = None,
+    **params: Unpack[CompareParams],
+) -> pd.DataFrame:
+    """Run every prompt on every model and wait for the frame: ``acompare`` without ``await``.
 
-    Inside a running event loop (a notebook cell) the comparison runs on a worker thread with
-    a loop of its own, never ``asyncio.run()`` on the kernel's loop; an ``AsyncClient`` given
-    is then replaced by a twin with the same settings, since its connections belong to the
-    other loop. The keywords are those of ``acompare``.
+    In a notebook, prefer ``await acompare(...)``. Inside a running event loop (a notebook
+    cell) the comparison runs on a worker thread with a loop of its own, never
+    ``asyncio.run()`` on the kernel's loop; an ``AsyncClient`` given is then replaced by a
+    twin with the same settings, since its connections belong to the other loop.
+
+    Parameters
+    ----------
+    prompts : str, list of str or message lists, or a pandas Series
+        The prompts; one conversation may be given as a list of message dicts.
+    models : sequence of str
+        Model ids, each sent every prompt.
+    client : Client, AsyncClient or None, default None
+        The client (a ``Client`` is twinned: same settings, ledger and budget); None: one
+        from the environment (``QOLABA_API_KEY``, ``QOLABA_BASE_URL``).
+    repeats : int, default 1
+        How many times each (prompt, model) is sent.
+    concurrency : int, default 4
+        At most this many requests in flight (halved on a rate limit, grown back after).
+    tag : str or None, default None
+        Ledger tag of every call.
+    run_id : str or None, default None
+        Id of the run, shared by every call; None: a new ``run-...`` id.
+    resume : str or None, default None
+        The id of an earlier run of the same prompts and models: only the cells it has not
+        finished with status "ok" are sent; the others come from the ledger. The frame is the
+        one an uninterrupted run would have given.
+    progress : bool, default True
+        A progress bar with the running credit total and the estimate of what is left.
+    on_update : callable or None, default None
+        Called with a ``CompareCell`` on every text delta and once when the cell is done.
+    stop : asyncio.Event or None, default None
+        Set it to stop the run: cells in flight are cut (their partial text kept), cells not
+        sent yet are not sent; both become rows with status "cancelled".
+    judge : str, mapping or None, default None
+        Score the replies when the run is done: a judge model id, or the keywords of
+        ``qolaba_nb.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
+    **params : Unpack[CompareParams]
+        The request fields sent with every call (see ``SamplingParams``): ``temperature``,
+        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``,
+        ``tool_choice``, ``stream_options``, ``extra_body`` (not ``stop``: here ``stop=``
+        is the Stop event). Checked before anything is sent (a misspelt name gets a "did
+        you mean" hint).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (prompt, model, repeat), as ``acompare`` returns it.
+
+    Examples
+    --------
+    >>> df = compare(["Name a river."], ["openai/gpt-4o", "sim/echo"], repeats=2)  # doctest: +SKIP
+    >>> df[["model", "credit", "latency_s"]]  # doctest: +SKIP
     """
-    return run_sync(acompare, prompts, models, **kwargs)
+    return run_sync(
+        acompare,
+        prompts,
+        models,
+        client=client,
+        repeats=repeats,
+        concurrency=concurrency,
+        tag=tag,
+        run_id=run_id,
+        resume=resume,
+        progress=progress,
+        on_update=on_update,
+        stop=stop,
+        judge=judge,
+        **params,
+    )
 
 
 def run_sync(func: Callable[..., Awaitable[_T]], *args: Any, **kwargs: Any) -> _T:
@@ -449,7 +559,7 @@ async def _on_own_loop(func: Callable[..., Awaitable[_T]], *args: Any, **kwargs:
 
 
 def estimate(
-    prompts: Any,
+    prompts: Prompts,
     models: Sequence[str],
     *,
     ledger: UsageLedger | None = None,
@@ -461,7 +571,30 @@ def estimate(
     mean credit and cost per call and per reply character, and the expected totals for this
     comparison (``len(prompts) * repeats`` calls). A model without history says so in
     ``note`` and has NaN figures. ``frame.attrs`` holds ``total_credit`` and ``total_cost``
-    over the models that have history.
+    over the models that have history. Nothing is sent.
+
+    Parameters
+    ----------
+    prompts : str, list of str or message lists, or a pandas Series
+        The prompts of the planned comparison (only their number counts).
+    models : sequence of str
+        The model ids of the planned comparison.
+    ledger : UsageLedger or None, default None
+        The ledger whose history the figures come from; None: the default ledger.
+    repeats : int, default 1
+        How many times each (prompt, model) would be sent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by model: ``calls``, ``credit_per_call`` and ``expected_credit`` (credits),
+        ``cost_per_call`` and ``expected_cost`` (USD), ``credit_per_char``,
+        ``cost_per_char`` and ``note``.
+
+    Examples
+    --------
+    >>> plan = estimate(["Name a river."] * 10, ["openai/gpt-4o", "sim/echo"])  # doctest: +SKIP
+    >>> plan.attrs["total_credit"]  # doctest: +SKIP
     """
     import pandas as pd
 

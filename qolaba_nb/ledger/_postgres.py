@@ -33,9 +33,7 @@ from .._config import PASSWORD_PARAM, Secret, mask_url, redact
 from .backends import Dialect
 from .errors import LedgerError
 
-__all__ = ["POSTGRESQL", "PostgresBackend", "is_postgres_url"]
-
-_SCHEMES: Final = ("postgresql://", "postgres://")
+__all__ = ["POSTGRESQL", "PostgresBackend"]
 
 #: The advisory lock every ledger write transaction takes: two int4 keys, the first naming
 #: qolaba_nb (so that other applications' advisory locks in the same database do not collide),
@@ -52,11 +50,6 @@ POSTGRESQL: Final = Dialect(
     float_list="string_agg({}::text, ',')",
     lock_budget=f"SELECT pg_advisory_xact_lock({LOCK_KEYS[0]}, {LOCK_KEYS[1]})",
 )
-
-
-def is_postgres_url(target: str) -> bool:
-    """Whether a ledger ``path`` names a PostgreSQL database (``postgresql://``/``postgres://``)."""
-    return target[:13].lower().startswith(_SCHEMES)
 
 
 def _psycopg() -> Any:
@@ -89,7 +82,7 @@ class PostgresBackend:
     def __init__(self, url: Secret, *, connect_timeout: float = 10) -> None:
         psycopg = _psycopg()
         self.error: type[Exception] = psycopg.Error
-        self._url = url
+        self._url = _lower_scheme(url)
         self._secrets = _secrets_of(url)
         self.target = mask_url(url.get())
         self.connect_timeout = connect_timeout
@@ -167,6 +160,12 @@ class PostgresBackend:
             finally:
                 os.close(devnull)
             conn.close()
+
+
+def _lower_scheme(url: Secret) -> Secret:
+    """``url`` with its scheme in lower case: schemes are case-insensitive, libpq's are not."""
+    scheme, sep, rest = url.get().partition("://")
+    return Secret(scheme.lower() + sep + rest)
 
 
 def _secrets_of(url: Secret) -> list[Secret]:

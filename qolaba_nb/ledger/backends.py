@@ -34,7 +34,7 @@ from typing import Any, Final, Protocol
 
 from .._config import Secret, mask_url
 from .errors import LedgerError
-from .paths import MEMORY
+from .paths import MEMORY, is_url
 
 __all__ = ["SQLITE", "Backend", "Connection", "Dialect", "SQLiteBackend"]
 
@@ -138,6 +138,11 @@ class Backend(Protocol):
         """Whether ``conn`` was lost and a new one must be opened."""
         ...
 
+    def abandon(self, conn: Any) -> None:
+        """Let go of ``conn``, inherited by a forked child, without disturbing the parent that
+        still uses it. Called once, in the child, right after the fork."""
+        ...
+
 
 @contextmanager
 def write(conn: Any, dialect: Dialect) -> Iterator[Any]:
@@ -224,14 +229,18 @@ class SQLiteBackend:
     def is_broken(self, conn: Any) -> bool:
         return False
 
+    def abandon(self, conn: Any) -> None:
+        """Keep the inherited connection for the child's lifetime, unused and never closed.
 
-#: Targets that are database URLs rather than SQLite files.
-URL_SCHEMES: Final = ("postgresql://", "postgres://")
+        Closing it (also by garbage collection) could checkpoint or delete the WAL file under
+        the parent's feet: the child does not inherit the parent's file locks, so SQLite in
+        the child would believe it is the last connection.
+        """
+        _ABANDONED.append(conn)
 
 
-def is_url(target: str) -> bool:
-    """Whether ``target`` names a database server (a URL) rather than an SQLite file."""
-    return target.startswith(URL_SCHEMES)
+#: SQLite connections inherited by this (forked) process: see SQLiteBackend.abandon.
+_ABANDONED: list[Any] = []
 
 
 def open_backend(target: Secret) -> Backend:

@@ -9,12 +9,15 @@ Two tables, made by :func:`m003_votes_and_cells`, in SQL that SQLite and Postgre
 - ``cells``: one row per finished cell of a comparison run, keyed by ``(run_id, cell)`` (the
   cell's position in prompts x models x repeats), with its text: what ``compare(...,
   resume=run_id)`` needs to send only the cells a run has not finished, and the judge's score.
+  A ledger made with ``store_text=False`` keeps no text: a cell's prompt is a fingerprint
+  (:func:`prompt_fingerprint`) and its reply NULL, so resuming sends the cell again.
 
 :class:`ComparisonStore` gives ``UsageLedger`` the methods that read and write them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,7 +33,13 @@ if TYPE_CHECKING:
 
     from .._votes import Vote
 
-__all__ = ["CELL_COLUMNS", "VOTE_COLUMNS", "ComparisonStore", "m003_votes_and_cells"]
+__all__ = [
+    "CELL_COLUMNS",
+    "VOTE_COLUMNS",
+    "ComparisonStore",
+    "m003_votes_and_cells",
+    "prompt_fingerprint",
+]
 
 #: The columns of ``ledger.votes()``.
 VOTE_COLUMNS: Final = (
@@ -126,6 +135,11 @@ _SAVE_CELL: Final = (
 )
 
 
+def prompt_fingerprint(prompt: str) -> str:
+    """What a cell keeps in place of its prompt when the ledger keeps no text."""
+    return "sha256:" + hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
 def _json_list(text: str) -> list[Any]:
     value = json.loads(text)
     return value if isinstance(value, list) else []
@@ -136,6 +150,7 @@ class ComparisonStore:
 
     _lock: Any
     _dialect: Any
+    store_text: bool | None
 
     def _connection(self) -> Any:  # pragma: no cover - UsageLedger's
         raise NotImplementedError
@@ -242,10 +257,16 @@ class ComparisonStore:
         """
         row = list(values)
         row.pop(CELL_COLUMNS.index("run_id"))
+        if self.store_text is False:  # asked for no text: the prompt's fingerprint, no reply
+            row[CELL_COLUMNS.index("prompt")] = prompt_fingerprint(str(row[0]))
+            row[CELL_COLUMNS.index("text")] = None
         self._execute(_SAVE_CELL, (run_id, cell, utc_iso(datetime.now(UTC)), SESSION_ID, tag, *row))
 
     def finished_cells(self, run_id: str) -> dict[int, tuple[Any, ...]]:
-        """The cells of ``run_id`` that finished with status "ok": position -> row."""
+        """The cells of ``run_id`` that finished with status "ok": position -> row.
+
+        A cell kept without text (``store_text=False``) has the fingerprint of its prompt in
+        place of the prompt, and None for its reply."""
         rows = self._query(
             f"SELECT cell, {', '.join(CELL_COLUMNS)} FROM cells"
             " WHERE run_id = ? AND status = 'ok' ORDER BY cell",
@@ -288,9 +309,9 @@ class ComparisonStore:
         done = 0
         for prompt, cell_model, repeat, score in scores:
             self._execute(
-                "UPDATE cells SET judge_score = ?, judge_model = ?"
-                " WHERE run_id = ? AND prompt = ? AND model = ? AND repeat_no = ?",
-                (score, model, run_id, prompt, cell_model, repeat),
+                "UPDATE cells SET judge_score = ?, judge_model = ? WHERE run_id = ?"
+                " AND prompt IN (?, ?) AND model = ? AND repeat_no = ?",
+                (score, model, run_id, prompt, prompt_fingerprint(prompt), cell_model, repeat),
             )
             done += 1
         return done

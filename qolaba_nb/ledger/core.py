@@ -62,8 +62,18 @@ HOLD_WAIT_S: Final = 2.0
 log = logging.getLogger("qolaba_nb.ledger")
 
 # Ledgers of this process, so that rows still spooled get one last chance at exit (they stay
-# on disk for the next process anyway).
+# on disk for the next process anyway), and so that a forked child lets go of their
+# connections at once.
 _open_ledgers: weakref.WeakSet[UsageLedger] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for ledger in list(_open_ledgers):
+        ledger._forked()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register
@@ -79,20 +89,40 @@ _EPSILON = 1e-9
 
 
 class UsageLedger(ComparisonStore):
-    """Every call's cost and timing in a local SQLite file, with budgets.
+    """Every call's credit, cost and timing in a SQLite file (or PostgreSQL), with budgets.
+
+    Clients record each call here when it ends (``Client(ledger=...)``; by default the
+    per-user ledger). It answers what was spent, by model, tag, session or run
+    (``summary()``, ``to_dataframe()``), and it enforces budgets that hold across clients,
+    threads and processes sharing the file (``set_budget``).
 
     Parameters
     ----------
-    path
-        The SQLite file (parent directories are created), ``":memory:"``, or None for
-        :func:`default_ledger_path` (``$QOLABA_NB_LEDGER`` or the per-user data directory).
-    store_text
-        Keep each call's prompt and completion text. Off by default: the ledger is for money
-        and timing, and prompts may be private.
-    hold_lease_s
-        How long a :meth:`hold` lasts if its process neither records nor releases it
-        (default :data:`~.budgets.DEFAULT_HOLD_LEASE_S`, 15 minutes: longer than any call).
-        Holds of a process that died on this host are dropped at once, whatever the lease.
+    path : str, path or None, default None
+        The SQLite file (parent directories are created), ``":memory:"``, a
+        ``postgresql://`` URL for a ledger shared by a team, or None for
+        ``default_ledger_path()`` (``$QOLABA_NB_LEDGER`` or the per-user data directory).
+    store_text : bool or None, default None
+        Whether the ledger keeps text. None: calls keep none (the ledger is for money and
+        timing, and prompts may be private), but a comparison's finished cells keep their
+        prompt and reply, which is what ``compare(..., resume=run_id)`` gives back instead of
+        paying for them again. False: no text at all; a cell keeps a fingerprint of its
+        prompt and no reply, so a resumed run sends its finished cells again. True: every
+        call's prompt and completion text too.
+    hold_lease_s : float, default 900
+        Seconds a ``hold`` lasts if its process neither records nor releases it (15
+        minutes: longer than any call). Holds of a process that died on this host are
+        dropped at once, whatever the lease.
+    write_timeout_s : float, default 0.25
+        Seconds a row waits for another connection's write lock before it is spooled to a
+        file next to the ledger (and written later); a reply is never lost to a busy ledger.
+
+    Raises
+    ------
+    LedgerError
+        The ledger cannot be opened or prepared (an unwritable file, a foreign database).
+    ValueError
+        A lease or a timeout that is not a positive number of seconds.
 
     Examples
     --------
@@ -108,7 +138,7 @@ class UsageLedger(ComparisonStore):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        store_text: bool = False,
+        store_text: bool | None = None,
         hold_lease_s: float = DEFAULT_HOLD_LEASE_S,
         write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
     ):
@@ -223,19 +253,33 @@ class UsageLedger(ComparisonStore):
 
     # ---- connection ------------------------------------------------------------------------
 
+    def _forked(self) -> None:
+        """In a forked child, right after the fork (``os.register_at_fork``): the parent's
+        connection is the parent's.
+
+        The child must not use it (SQLite's docs are explicit; a PostgreSQL session is one
+        socket, whose messages would interleave with the parent's). It is handed to the
+        backend's ``abandon`` at once, which lets it go without disturbing the parent (for
+        PostgreSQL, the child's copy of the socket is closed, so that the session ends when
+        the parent ends, not when the last child does); the child opens its own connection
+        when it first uses the ledger. An in-memory ledger is the child's own copy: kept.
+        """
+        self._lock = threading.Lock()  # a parent thread may have held it at fork time
+        self._pid = os.getpid()
+        self._new_spool()  # the parent's pending rows are the parent's to write
+        if self._closed or self.path == MEMORY:
+            return
+        self._inherited = self._conn
+        self._conn = None
+        self._backend.abandon(self._inherited)
+
     def _connection(self) -> Any:
         """The connection; call with ``self._lock`` held."""
         if self._closed:
             raise ValueError(f"{self!r} is closed")
-        if os.getpid() != self._pid and self.path != MEMORY:
-            # A forked child must not use the parent's SQLite connection (the docs are
-            # explicit). Open our own and abandon, never close, the inherited one: closing it
-            # could checkpoint or delete the WAL file under the parent's feet.
-            self._inherited = self._conn
+        if self._conn is None:  # the first use in a forked child (see _forked)
             self._conn = self._backend.connect()
             self._backend.set_wait(self._conn, self.write_timeout_s)
-            self._pid = os.getpid()
-            self._new_spool()  # the parent's pending rows are the parent's to write
         elif self._backend.is_broken(self._conn):
             # A server connection lost (restart, network cut, idle timeout): the call that
             # saw it failed; the next one gets a new connection. SQLite never breaks.
@@ -245,9 +289,10 @@ class UsageLedger(ComparisonStore):
 
     def _after_fork_lock(self) -> None:
         # The parent may have held the lock in another thread at fork time; that thread does
-        # not exist in the child, so the child needs a fresh lock.
+        # not exist in the child, so the child needs a fresh lock. _forked() gives it one at
+        # the fork; this covers a child made without os.fork's hooks.
         if os.getpid() != self._pid:
-            self._lock = threading.Lock()
+            self._forked()
 
     def close(self) -> None:
         """Write what is spooled (waiting a bounded time), then close the connection.
@@ -263,7 +308,7 @@ class UsageLedger(ComparisonStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                if os.getpid() == self._pid:
+                if os.getpid() == self._pid and self._conn is not None:
                     self._conn.close()
 
     def __enter__(self) -> Self:
@@ -300,7 +345,7 @@ class UsageLedger(ComparisonStore):
     # ---- writing ---------------------------------------------------------------------------
 
     def _row(self, rec: CallRecord) -> tuple[Any, ...]:
-        return encode_row(rec, store_text=self.store_text)
+        return encode_row(rec, store_text=bool(self.store_text))
 
     def _write(
         self,
@@ -632,19 +677,24 @@ class UsageLedger(ComparisonStore):
     ) -> None:
         """Refuse calls once ``credits`` are spent (``None`` removes the budget).
 
+        Budgets live in this ``UsageLedger`` object, not in the database; the spending they
+        are checked against is read from the database, so it includes other clients' calls.
+
         Parameters
         ----------
-        credits
+        credits : float or None
             The limit in credits. Calls are refused once the spending reaches it.
-        session
+        session : str or None, default None
             Whose spending counts: ``None`` or ``"current"`` (this process), a session id, or
             ``"all"`` (every session recorded in this ledger).
-        tag
+        tag : str or None, default None
             Count only calls with this tag, and guard only calls made with this tag. Without a
             tag the budget covers every call.
 
-        Budgets live in this ``UsageLedger`` object, not in the database; the spending they
-        are checked against is read from the database, so it includes other clients' calls.
+        Raises
+        ------
+        ValueError
+            ``credits`` is negative or NaN.
 
         Examples
         --------

@@ -8,10 +8,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-__all__ = ["MEMORY", "default_ledger_path"]
+__all__ = ["MEMORY", "default_ledger_path", "is_url"]
 
 #: The SQLite name of a private in-memory database.
 MEMORY: Final = ":memory:"
+#: Targets that are database URLs rather than SQLite files (schemes are case-insensitive).
+URL_SCHEMES: Final = ("postgresql://", "postgres://")
+
+
+def is_url(target: str) -> bool:
+    """Whether a ledger ``path`` names a database server (``postgresql://``, ``postgres://``,
+    in any case) rather than an SQLite file."""
+    return target[:13].lower().startswith(URL_SCHEMES)
 
 
 def _data_dir(platform: str, environ: Mapping[str, str], home: Path) -> Path:
@@ -45,6 +53,6 @@ def normalise_path(path: str | os.PathLike[str]) -> str:
     """``path`` as the ledger keeps it: absolute with ``~`` expanded; ``":memory:"`` and
     database URLs as they are."""
     raw = os.fspath(path)
-    if raw == MEMORY or raw.startswith(("postgresql://", "postgres://")):
+    if raw == MEMORY or is_url(raw):
         return raw
     return str(Path(raw).expanduser().absolute())

@@ -55,6 +55,7 @@ class SimStats:
         return value
 
     def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict."""
         return asdict(self)
 
 
@@ -238,6 +239,7 @@ class Knobs:
     chunks: int | None
     speed: float
     reasoning_s: float | None = None  # x-sim-reasoning: think this long, out loud, first
+    chunk_chars: int | None = None  # x-sim-chunk-chars: no text chunk longer than this
 
 
 def _header_number(headers: Headers, name: str, default: float | None) -> float | None:
@@ -260,6 +262,13 @@ def read_knobs(headers: Headers, options: SimOptions) -> Knobs:
         if not raw.strip().isdigit() or not 1 <= int(raw) <= _MAX_SIM_CHUNKS:
             raise _bad("Header x-sim-chunks must be an integer from 1 to 1000000.", "x-sim-chunks")
         chunks = int(raw)
+    chunk_chars = headers.get("x-sim-chunk-chars")
+    if chunk_chars is not None and not (
+        chunk_chars.strip().isdigit() and 1 <= int(chunk_chars) <= _MAX_SIM_CHUNKS
+    ):
+        raise _bad(
+            "Header x-sim-chunk-chars must be an integer from 1 to 1000000.", "x-sim-chunk-chars"
+        )
     return Knobs(
         latency_s=_header_number(headers, "x-sim-latency", options.latency_s),
         ttft_s=_header_number(headers, "x-sim-ttft", options.ttft_s),
@@ -267,6 +276,7 @@ def read_knobs(headers: Headers, options: SimOptions) -> Knobs:
         chunks=chunks,
         speed=options.speed,
         reasoning_s=_header_number(headers, "x-sim-reasoning", None),
+        chunk_chars=None if chunk_chars is None else int(chunk_chars),
     )
 
 
@@ -525,6 +535,9 @@ def build_answer(chat: ChatRequest, knobs: Knobs) -> Answer:
         full = "".join(chunks)
     else:
         chunks = _text.split_chunks(full)
+    if knobs.chunk_chars is not None:  # a tokenizer that cuts long words (and keys) apart
+        n = knobs.chunk_chars
+        chunks = [c[i : i + n] for c in chunks for i in range(0, len(c), n)]
     text, finish_reason = _text.cut_answer(full, chat.stop, chat.max_tokens)
     if len(text) < len(full):
         chunks = _prefix(chunks, len(text))

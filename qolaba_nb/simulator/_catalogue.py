@@ -43,9 +43,11 @@ class SimModel:
     behaviour: Behaviour = "normal"
 
     def credit_for(self, answer_chars: int) -> float:
+        """The credits a reply of ``answer_chars`` characters costs on this model."""
         return round(self.base_credit + self.credit_per_char * answer_chars, 6)
 
     def cost_for(self, credit: float) -> float:
+        """The cost in USD of ``credit`` credits on this model."""
         return round(credit * self.usd_per_credit, 6)
 
 

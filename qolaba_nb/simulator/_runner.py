@@ -7,6 +7,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -98,13 +99,60 @@ def make_server(app: Starlette, *, foreground: bool = False) -> uvicorn.Server:
 class Simulator:
     """The Qolaba API simulator on a loopback port, served from a daemon thread.
 
-    >>> with Simulator(speed=0) as sim:
-    ...     sim.base_url  # doctest: +SKIP
-    'http://127.0.0.1:54321'
+    A real HTTP server speaking the Qolaba chat API (models, chat, streaming with the usage
+    event after ``[DONE]``, credits and cost, 400s, 429s with ``Retry-After``, upstream
+    errors), so notebooks, teaching demos and tests run offline, without a key. Models whose
+    id starts with ``sim/`` behave in set ways (``sim/echo``, ``sim/rate-limited``, ...).
+    It is started with ``start()`` or a ``with`` block, and stopped with ``stop()``.
 
-    Options (keyword arguments after ``api_key``) are those of ``create_app``: ``api_keys``,
-    ``latency_s``, ``ttft_s``, ``chunk_delay_s``, ``chunks``, ``speed``, ``rate_limit``,
-    ``rate_window_s``, ``max_log``.
+    Parameters
+    ----------
+    host : str, default "127.0.0.1"
+        The address to listen on (loopback: nothing outside this machine can reach it).
+    port : int, default 0
+        The port; 0 takes a free one (``port`` and ``base_url`` say which, once started).
+    api_key : str, default "qsim-local-key" (``DEFAULT_API_KEY``)
+        The key clients must send (``Authorization: Bearer ...``); others get a 401.
+    api_keys : iterable of str, default ()
+        More keys it accepts.
+    latency_s : float or None, default None
+        Seconds every call takes in all, overriding each model's pacing.
+    ttft_s : float or None, default None
+        Seconds to the first token, overriding the model's.
+    chunk_delay_s : float or None, default None
+        Seconds between two streamed chunks, overriding the model's.
+    chunks : int or None, default None
+        The exact number of content chunks of a streamed answer.
+    speed : float, default 1.0
+        Multiplies the catalogue's pacing: 0.5 is twice as fast, 0 has no pauses.
+    rate_limit : int, default 600
+        Requests per key and window; past it, 429 with ``Retry-After``.
+    rate_window_s : float, default 60.0
+        The sliding window of ``rate_limit``, in seconds.
+    max_log : int, default 10000
+        How many of the newest requests ``requests_log`` keeps.
+    max_log_bytes : int, default 32 MiB
+        How many bytes of request bodies the log keeps in all.
+    max_body_bytes : int, default 8 MiB
+        The largest request body, in bytes; a longer one is answered 413.
+    header_timeout_s : float, default 10.0
+        Seconds a connection may take to send its request headers before it is closed.
+
+    Raises
+    ------
+    ValueError
+        ``speed`` is negative.
+
+    Examples
+    --------
+    >>> from qolaba_nb import Client
+    >>> from qolaba_nb.simulator import Simulator
+    >>> with Simulator(speed=0) as sim:  # doctest: +SKIP
+    ...     client = Client(sim.api_key, sim.base_url, ledger=False)
+    ...     print(client.chat("Hi", model="sim/echo").text)
+    Hi
+
+    From a shell: ``python -m qolaba_nb.simulator --port 8765``.
     """
 
     def __init__(
@@ -112,13 +160,39 @@ class Simulator:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str = DEFAULT_API_KEY,
-        **options: Any,
+        *,
+        api_keys: Iterable[str] = (),
+        latency_s: float | None = None,
+        ttft_s: float | None = None,
+        chunk_delay_s: float | None = None,
+        chunks: int | None = None,
+        speed: float = 1.0,
+        rate_limit: int = 600,
+        rate_window_s: float = 60.0,
+        max_log: int = 10_000,
+        max_log_bytes: int = 32 * 1024 * 1024,
+        max_body_bytes: int = 8 * 1024 * 1024,
+        header_timeout_s: float = 10.0,
     ) -> None:
         self.host = host
         self._requested_port = port
         self.port = port
         self.api_key = api_key
-        self.app = create_app(api_key, **options)
+        self.app = create_app(
+            api_key,
+            api_keys=api_keys,
+            latency_s=latency_s,
+            ttft_s=ttft_s,
+            chunk_delay_s=chunk_delay_s,
+            chunks=chunks,
+            speed=speed,
+            rate_limit=rate_limit,
+            rate_window_s=rate_window_s,
+            max_log=max_log,
+            max_log_bytes=max_log_bytes,
+            max_body_bytes=max_body_bytes,
+            header_timeout_s=header_timeout_s,
+        )
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -127,19 +201,23 @@ class Simulator:
 
     @property
     def state(self) -> SimState:
+        """Everything the server remembers between requests (``app.state.sim``)."""
         state: SimState = self.app.state.sim
         return state
 
     @property
     def stats(self) -> SimStats:
+        """Counters: requests, streams completed, streams the client closed, streams cut."""
         return self.state.stats
 
     @property
     def requests_log(self) -> list[dict[str, Any]]:
+        """The newest requests received (at most ``max_log``), as dicts; no key is kept."""
         return self.state.requests_log
 
     @property
     def base_url(self) -> str:
+        """The URL to give a client, e.g. ``http://127.0.0.1:54321``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
@@ -150,6 +228,7 @@ class Simulator:
 
     @property
     def running(self) -> bool:
+        """Whether the server thread is serving."""
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, timeout: float = 10.0) -> Simulator:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import ipywidgets as w
 
@@ -36,6 +36,7 @@ from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
 from .._money import format_money, format_total
 from .._render import escape_html, usage_line
+from .._types import ChatPanelParams
 from ._common import (
     DEFAULT_MODEL,
     Countdown,
@@ -199,25 +200,35 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     Parameters
     ----------
-    client
-        A ``Client`` or ``AsyncClient`` (a sync client is twinned into an async one); None
-        builds an ``AsyncClient`` from ``QOLABA_API_KEY`` / ``QOLABA_BASE_URL``.
-    model
-        The model to start with; the picker offers every model of ``list_models()``.
-    system
-        The system prompt.
-    tools
+    client : Client, AsyncClient or None, default None
+        A ``Client`` or ``AsyncClient`` (a sync client is twinned into an async one, sharing
+        its ledger and budget); None builds an ``AsyncClient`` from ``QOLABA_API_KEY`` /
+        ``QOLABA_BASE_URL``.
+    model : str or None, default None
+        The model to start with (None: ``"google/gemini-2.5-flash"``); the picker offers
+        every model of ``list_models()``.
+    system : str or None, default None
+        The system prompt (editable in the panel).
+    tools : sequence of callables or dicts, or None, default None
         Python functions (their schema is built from the signature and docstring; they run
         when the model calls them and the model gets the result) or tool schemas (shown when
         called, not run).
-    max_tool_rounds
+    max_tool_rounds : int, default 5
         How many times in a row tool results are sent back before the panel stops.
-    tag
-        The ledger tag of the calls (default: the client's).
-    **params
-        ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``frequency_penalty``,
-        ``presence_penalty`` fill the controls; anything else (``tool_choice``, ...) is sent
-        with every call as it is.
+    tag : str or None, default None
+        The ledger tag of the calls (None: the client's).
+    **params : Unpack[ChatPanelParams]
+        ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``frequency_penalty`` and
+        ``presence_penalty`` fill the controls; ``tool_choice``, ``stream_options`` and
+        ``extra_body`` are sent with every call as they are (tools go in ``tools=``). See
+        ``SamplingParams``.
+
+    Examples
+    --------
+    >>> from qolaba_nb import ChatPanel, connect
+    >>> panel = ChatPanel(connect(), model="openai/gpt-4o", temperature=0.3)  # doctest: +SKIP
+    >>> panel  # the last expression of a cell shows the panel  # doctest: +SKIP
+    >>> await panel.send("Name three rivers.")  # doctest: +SKIP
     """
 
     def __init__(
@@ -229,7 +240,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         tools: Sequence[Callable[..., Any] | Mapping[str, Any]] | None = None,
         max_tool_rounds: int = 5,
         tag: str | None = None,
-        **params: Any,
+        **params: Unpack[ChatPanelParams],
     ) -> None:
         self.client = as_async_client(client)
         self.tag = tag
@@ -406,6 +417,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @property
     def model(self) -> str:
+        """The model the next message goes to; setting it adds it to the picker if needed."""
         return str(self.model_picker.value or "")
 
     @model.setter
@@ -416,6 +428,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @property
     def system(self) -> str:
+        """The system prompt, as the box shows it."""
         return str(self.system_box.value)
 
     @property

@@ -15,10 +15,11 @@ import contextlib
 import os
 import random
 import string
+import urllib.parse
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import ipywidgets as w
 
@@ -26,6 +27,7 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
 from .._render import escape_html
+from .._types import CompareParams
 from .._votes import Choice, Vote
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
@@ -146,22 +148,37 @@ def _better(label: str) -> str:
 class ComparePanel(w.VBox):  # type: ignore[misc]
     """Send one prompt to several models at once and compare the replies as they stream.
 
+    Every reply streams into its own column with its credits, cost (USD), latency and
+    time to first token (seconds); a vote (a column's button, Tie, Both bad, or a ranking)
+    is kept in the ledger, for ``leaderboard()``.
+
     Parameters
     ----------
-    models : sequence of str or None, optional
-        The models to start with (2 to 6); the picker offers every model of the API.
-    client : Client, AsyncClient or None, optional
+    models : sequence of str or None, default None
+        The models to start with (2 to 6; None: ``"openai/gpt-4o-mini"`` and
+        ``"google/gemini-2.5-flash"``); the picker offers every model of the API.
+    client : Client, AsyncClient or None, default None
         As for ``ChatPanel``: an ``AsyncClient``, a ``Client`` (twinned), or None (env).
     blind : bool, default False
         Hide the model names ("Model A", "Model B", ... in a shuffled order), and the
         credits, cost and speed that would give them away, until a vote. Every view (the
         columns, the summary, the frame ``run`` returns) is in the order of the labels.
-    tag : str or None, optional
+    tag : str or None, default None
         Ledger tag of the calls (and of the votes).
-    seed : int or None, optional
+    seed : int or None, default None
         Seed of the blind shuffle (tests, reproducible demos); None: unpredictable.
-    **params
-        Sampling parameters sent with every call (``temperature=0.2``, ...).
+    **params : Unpack[CompareParams]
+        The request fields sent with every call: ``temperature``, ``max_tokens``,
+        ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``, ``tool_choice``,
+        ``stream_options``, ``extra_body`` (see ``SamplingParams``; not ``stop``, which
+        ``compare()`` takes as its Stop event). Checked here: a bad one raises
+        ``ValidationError`` at once.
+
+    Examples
+    --------
+    >>> from qolaba_nb import ComparePanel
+    >>> panel = ComparePanel(["openai/gpt-4o", "sim/echo"], blind=True)  # doctest: +SKIP
+    >>> panel  # doctest: +SKIP
     """
 
     def __init__(
@@ -172,7 +189,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         blind: bool = False,
         tag: str | None = None,
         seed: int | None = None,
-        **params: Any,
+        **params: Unpack[CompareParams],
     ) -> None:
         build_chat_body("x", model="m", stream=True, params=params)  # bad params fail here
         self.client = as_async_client(client)
@@ -221,9 +238,26 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.report_button = w.Button(
             description="Report", icon="file", disabled=True, tooltip="Save a one-file HTML report"
         )
-        self.report_path = "compare-report.html"
+        # Empty: a new compare-report-<run id>.html in the current directory for each report.
+        self.report_path_box = w.Text(
+            placeholder="compare-report-<run id>.html",
+            description="report file",
+            tooltip="Where the Report button writes; empty: a new file named after the run",
+            layout=w.Layout(width="300px"),
+        )
+        self.report_path_box.add_class("qnb-report-path")
+        self.report_link = (
+            w.Output()
+        )  # a link to the last report written (rendered by the front end)
+        self.report_link.add_class("qnb-report-link")
         self.vote_bar = w.HBox(
-            [self.tie_button, self.bad_button, self.rank_button, self.report_button],
+            [
+                self.tie_button,
+                self.bad_button,
+                self.rank_button,
+                self.report_button,
+                self.report_path_box,
+            ],
             layout=w.Layout(flex_flow="row wrap"),
         )
         self.vote_bar.add_class("qnb-vote-bar")
@@ -263,6 +297,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 self.vote_bar,
                 self.summary,
                 self.status,
+                self.report_link,
             ],
             layout=w.Layout(width="100%"),
         )
@@ -278,6 +313,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     @property
     def models(self) -> list[str]:
+        """The models a prompt is sent to, as the picker shows them."""
         return list(self.model_picker.value)
 
     @models.setter
@@ -480,13 +516,28 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._update_summary()
         return vote
 
+    @property
+    def report_path(self) -> str | None:
+        """The report file field's path; None (the field empty): a new file per report."""
+        return self.report_path_box.value.strip() or None
+
+    @report_path.setter
+    def report_path(self, value: str | os.PathLike[str] | None) -> None:
+        self.report_path_box.value = "" if value is None else os.fspath(value)
+
     def save_report(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write every run of this panel as one self-contained HTML file (``qolaba_nb.report``).
+
+        The panel then shows where it went, with a link that opens it (in JupyterLab, in a
+        tab of its own) when the file is under the current directory.
 
         Parameters
         ----------
         path : str, os.PathLike or None, optional
-            Where to write it; None: ``report_path`` (``"compare-report.html"``).
+            Where to write it (replaced if it exists). None: ``report_path`` (the "report
+            file" field) if set, else ``compare-report-<run id>.html`` in the current
+            directory, named after the last run, with ``-2``, ``-3``, ... added rather than
+            replacing an earlier report.
 
         Returns
         -------
@@ -499,9 +550,40 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise ValueError("nothing to report yet: run a prompt first")
         if self.blind and not self._voted:
             raise ValueError("vote first: the report shows the model names and numbers")
-        target = report(self.results, path or self.report_path, title="ComparePanel runs")
-        self._set_status(f"Report written to {target}", "info")
+        chosen = path if path is not None else self.report_path
+        if chosen is None:
+            run_id = str(self._runs[-1]["run_id"].iloc[0])
+            chosen = _unused(Path.cwd() / f"compare-report-{run_id}.html")
+        target = report(self.results, chosen, title="ComparePanel runs")
+        self._set_status(f"Report written to {target.resolve()}", "info")
+        self._show_link(target)
         return target
+
+    def _show_link(self, target: Path) -> None:
+        """A link to ``target``, relative to the current directory (the notebook's, usually),
+        which JupyterLab resolves and opens; a file elsewhere is named, not linked."""
+        full = target.resolve()
+        try:
+            relative = full.relative_to(Path.cwd().resolve()).as_posix()
+        except ValueError:
+            shown = f"<code>{escape_html(str(full))}</code>"
+        else:
+            href = escape_html(urllib.parse.quote(relative))
+            shown = (
+                f'<a href="{href}" target="_blank" rel="noopener">Open {escape_html(relative)}</a>'
+            )
+        # Set as an output, not an HTML widget: the front end's renderer resolves the
+        # relative link against the notebook's folder and opens it inside JupyterLab.
+        self.report_link.outputs = (
+            {
+                "output_type": "display_data",
+                "data": {
+                    "text/html": f'<div class="qnb-plain">{shown}</div>',
+                    "text/plain": str(full),
+                },
+                "metadata": {},
+            },
+        )
 
     def _report_quietly(self) -> None:
         try:
@@ -673,6 +755,15 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self.report_button.disabled = (
             not self._runs or self._busy or (self.blind and not self._voted)
         )
+
+
+def _unused(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``, ... : the first name no file has."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
 
 
 def _vote_mark(choice: Any, rank: Any) -> str:

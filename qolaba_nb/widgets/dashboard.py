@@ -133,17 +133,34 @@ def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
 class UsageDashboard(w.VBox):  # type: ignore[misc]
     """The ledger's summary table and one chart, filtered, refreshed as calls are recorded.
 
+    The table has, per model, the calls, credits, cost (USD) and latency percentiles
+    (seconds); filters pick a session, a tag or a model. It polls the ledger while it is
+    shown, and reads only when a row was added.
+
     Parameters
     ----------
-    ledger
-        A ``UsageLedger``; None for the default ledger (the one clients record to).
-    poll_s
+    ledger : UsageLedger or None, default None
+        The ledger to show; None for the default ledger (the one clients record to).
+    poll_s : float, default 2.0
         Seconds between two looks at the ledger's last row id: a number >= 0.1
-        (``ValueError`` otherwise; ``0`` would poll without pause).
-    plot
-        The chart shown first: one of ``PLOTS``.
-    recent_rows
+        (``ValidationError`` otherwise; ``0`` would poll without pause).
+    plot : str, default "spend over time"
+        The chart shown first: ``"spend over time"``, ``"cost by model"`` or
+        ``"latency vs cost"`` (``PLOTS``).
+    recent_rows : int, default 5000
         How many of the most recent calls the chart draws (the table counts them all).
+
+    Raises
+    ------
+    ValidationError
+        ``poll_s`` is not a number of seconds >= 0.1.
+    ValueError
+        ``plot`` is not one of ``PLOTS``.
+
+    Examples
+    --------
+    >>> from qolaba_nb import UsageDashboard
+    >>> UsageDashboard(plot="cost by model")  # doctest: +SKIP
     """
 
     def __init__(

@@ -2,13 +2,14 @@
 
 The blind test samples the panel's visible text every 25 ms from the run's start to the vote: no
 model name may show up in it before the vote, and every one must show after it. The report
-is the file the panel's Report button wrote; it is opened with every request that is not
-``file:`` aborted, and must make no request and log no console error.
+is the file the panel's Report button wrote (its link opens it in the lab); it is opened with
+every request that is not ``file:`` aborted, and must make no request and log no console error.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +81,17 @@ def test_a_blind_vote_shows_no_model_name_before_it(page: Page, lab: Lab, browse
 
     panel.get_by_role("button", name="Report").click()
     expect(panel).to_contain_text("Report written to", timeout=30_000)
-    report = Path(lab.root) / "compare-report.html"
+    # Named after the run, next to the notebook, and linked: the link opens it in the lab.
+    link = panel.locator(".qnb-report-link a")
+    expect(link).to_have_text(re.compile(r"^Open compare-report-cmp-[0-9a-f]{12}\.html$"))
+    name = link.inner_text().removeprefix("Open ")
+    report = Path(lab.root) / name
     assert report.is_file()
+    assert f"/files/{name}" in (link.get_attribute("href") or "")  # resolved by the lab
+    link.click()
+    expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=name)).to_have_count(
+        1, timeout=30_000
+    )
     _open_offline(browser, report)
 
 

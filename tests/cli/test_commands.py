@@ -29,6 +29,7 @@ from .labproc import (
 )
 
 LAB = [sys.executable, "-m", "qolaba_nb", "lab"]
+REPO = Path(__file__).resolve().parents[2]
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"),
     reason="checks child processes through /proc, which only Linux has",
@@ -196,7 +197,8 @@ def test_an_installed_package_copies_the_tutorials_once_and_keeps_edits(tmp_path
     assert opened.root == tmp_path
     assert opened.line == f"Opening {tmp_path}: copied the tutorials into {TUTORIALS_DIR}/."
     names = sorted(p.name for p in copy.glob("*.ipynb"))
-    assert names == [p.name for p in installed.tutorials()] and len(names) == 5
+    shipped = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+    assert names == [p.name for p in installed.tutorials()] == shipped and len(names) >= 5
     assert (copy / "data" / "prompts" / "everyday.jsonl").is_file()
     edited = copy / names[0]
     edited.write_text("my notes", encoding="utf-8")
@@ -228,7 +230,9 @@ def test_tutorials_copies_notebooks_and_prompts_and_never_overwrites(tmp_path: P
     command = [sys.executable, "-m", "qolaba_nb", "tutorials", str(dest)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert f"into {dest}" in first.stdout
-    assert len(list(dest.glob("*.ipynb"))) == 5 and (dest / "data" / "prompts").is_dir()
+    shipped = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+    assert sorted(p.name for p in dest.glob("*.ipynb")) == shipped
+    assert (dest / "data" / "prompts").is_dir()
     notebook = sorted(dest.glob("*.ipynb"))[0]
     notebook.write_text("edited", encoding="utf-8")
     second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)

@@ -114,6 +114,53 @@ def test_a_panel_report_has_the_votes_and_the_button_writes_it(
     assert f"Model A = {best}" in page
 
 
+def test_the_button_names_each_report_after_its_run_never_replaces_one_and_links_it(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario() -> ComparePanel:
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=False) as c:
+            panel = ComparePanel(MODELS[:2], client=c, seed=1)
+            await panel.run("Name a river.")
+            return panel
+
+    panel = asyncio.run(scenario())
+    assert panel.report_path is None and panel.report_path_box.value == ""
+    assert panel.report_link.outputs == ()
+    run_id = str(panel.results["run_id"].iloc[0])
+    panel.report_button.click()
+    panel.report_button.click()  # again: a second file, the first one kept
+    first = tmp_path / f"compare-report-{run_id}.html"
+    second = tmp_path / f"compare-report-{run_id}-2.html"
+    assert set(tmp_path.iterdir()) == {first, second}
+    assert f"Report written to {second}" in panel.status.value
+    (shown,) = panel.report_link.outputs
+    link = shown["data"]["text/html"]
+    assert f'<a href="{second.name}"' in link and f"Open {second.name}</a>" in link
+    assert shown["data"]["text/plain"] == str(second)
+
+    # a name typed into the field: that file (inside the folder, linked relative to it)
+    panel.report_path_box.value = "reports/rivers & lakes.html"
+    panel.report_button.click()
+    chosen = tmp_path / "reports" / "rivers & lakes.html"
+    assert chosen.is_file()
+    link = panel.report_link.outputs[0]["data"]["text/html"]
+    assert 'href="reports/rivers%20%26%20lakes.html"' in link
+    assert "Open reports/rivers &amp; lakes.html</a>" in link
+
+    # outside the current directory: named in full, not linked
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere.html"
+    try:
+        assert panel.save_report(elsewhere) == elsewhere
+        link = panel.report_link.outputs[0]["data"]["text/html"]
+        assert "<a " not in link and f"<code>{elsewhere}</code>" in link
+    finally:
+        elsewhere.unlink(missing_ok=True)
+
+
 def test_report_refuses_a_frame_that_is_not_a_comparison(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs the column"):
         q.report(pd.DataFrame({"x": [1]}), tmp_path / "r.html")

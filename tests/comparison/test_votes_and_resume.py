@@ -240,7 +240,7 @@ def test_judge_scores_are_kept_with_the_cells(sim: Simulator, ledger_target: str
         c = q.Client(sim.api_key, sim.base_url, ledger=ledger)
         df = q.compare(PROMPTS[:2], MODELS, client=c, progress=False, judge="openai/gpt-4o")
         c.close()
-        cells = ledger.cells(run_id=df.attrs["run_id"])
+        cells = ledger.cells(run_id=df.attrs["run_id"]).sort_values("cell")
     assert len(cells) == 4
     merged = cells.merge(df, on=["prompt", "model", "repeat"], suffixes=("", "_df"))
     assert (merged["judge_score"] == merged["judge_score_df"]).all()
@@ -261,3 +261,42 @@ async def test_a_ledger_that_cannot_keep_cells_loses_no_row_of_the_run(
         assert len(ledger) == 4  # the calls themselves are recorded
     assert len(caught) == 1  # said once per run, not once per cell
     assert (df["status"] == "ok").all() and df["text"].str.len().gt(0).all()
+
+
+async def test_a_ledger_without_text_keeps_no_prompt_or_reply_and_resume_sends_them_again(
+    sim: Simulator, ledger_target: str
+) -> None:
+    with UsageLedger(ledger_target, store_text=False) as ledger:
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            whole = await acompare(PROMPTS[:3], MODELS, client=c, progress=False, temperature=0)
+            judged = await q.ajudge(whole, model="openai/gpt-4o", client=c)
+            run_id = whole.attrs["run_id"]
+            cells = ledger.cells(run_id=run_id).sort_values("cell")
+            assert cells["text"].isna().all()
+            assert not set(cells["prompt"]) & set(PROMPTS)  # fingerprints, not the prompts
+            assert cells["prompt"].str.fullmatch(r"sha256:[0-9a-f]{64}").all()
+            assert cells["judge_score"].notna().all()  # the judge's scores still find their cell
+            assert list(cells["judge_score"]) == list(judged["judge_score"])
+            calls = ledger.to_dataframe(columns=["prompt_text", "completion_text"])
+            assert calls.isna().all().all()
+
+            mark = len(sim.requests_log)
+            with pytest.warns(RuntimeWarning, match="6 finished cell.*sent again"):
+                resumed = await acompare(
+                    PROMPTS[:3], MODELS, client=c, resume=run_id, progress=False, temperature=0
+                )
+    assert len(_sent(sim, mark)) == 6  # no reply to give back: each one asked again
+    pd.testing.assert_frame_equal(resumed[STABLE], whole[STABLE])
+
+
+async def test_the_default_ledger_keeps_cell_text_but_no_call_text(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    with UsageLedger(tmp_path / "default.sqlite") as ledger:
+        assert ledger.store_text is None
+        async with q.AsyncClient(sim.api_key, sim.base_url, ledger=ledger) as c:
+            df = await acompare(PROMPTS[:2], MODELS, client=c, progress=False)
+        cells = ledger.cells(run_id=df.attrs["run_id"]).sort_values("cell")
+        calls = ledger.to_dataframe(columns=["prompt_text", "completion_text"])
+    assert list(cells["text"]) == list(df["text"]) and set(cells["prompt"]) == set(PROMPTS[:2])
+    assert calls.isna().all().all()

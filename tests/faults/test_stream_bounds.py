@@ -63,7 +63,7 @@ def test_the_default_bound_is_documented_and_adjustable() -> None:
         assert q.AsyncClient.twin(c).max_event_bytes == 1024
     for bad in (0, -1, 1.5, "1MB", True):
         with pytest.raises(q.ValidationError) as info:
-            q.Client(KEY, "http://qolaba.test", ledger=False, max_event_bytes=bad)
+            q.Client(KEY, "http://qolaba.test", ledger=False, max_event_bytes=bad)  # type: ignore[arg-type]
         assert info.value.param == "max_event_bytes"
 
 

@@ -157,5 +157,7 @@ def test_budget_message_formats_small_amounts(ledger: UsageLedger, make_rec: Rec
     ledger.set_budget(0.5)
     ledger.record(make_rec(credit=0.123456))
     ledger.record(make_rec(credit=0.4))
-    with pytest.raises(BudgetExceededError, match=r"^Budget of 0\.5 credits spent: 0\.5235 "):
+    with pytest.raises(
+        BudgetExceededError, match=r"^Budget of 0\.5 credits spent: 0\.523456 credits "
+    ):
         ledger.check_budget()

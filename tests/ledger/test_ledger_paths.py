@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from qolaba_nb.ledger import UsageLedger, _data_dir, default_ledger, default_ledger_path
+from qolaba_nb.ledger import (
+    LedgerError,
+    UsageLedger,
+    _data_dir,
+    default_ledger,
+    default_ledger_path,
+)
 
 from .conftest import RecordFactory
 
@@ -94,11 +100,42 @@ def test_a_database_url_stays_a_url_and_its_password_is_masked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from qolaba_nb._config import mask_url
-    from qolaba_nb.ledger.backends import is_url
-    from qolaba_nb.ledger.paths import normalise_path
+    from qolaba_nb.ledger.paths import is_url, normalise_path
 
     url = "postgresql://team:s3cret@db.example:5432/usage"
     monkeypatch.setenv("QOLABA_NB_LEDGER", url)
     assert default_ledger_path() == normalise_path(url) == url and is_url(url)
     assert mask_url(url) == "postgresql://**********@db.example:5432/usage"
     assert not is_url("/tmp/usage.sqlite")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["postgresql://u@h/db", "postgres://h/db", "POSTGRESQL://h/db", "Postgres://h/db"],
+)
+def test_database_urls_are_recognised_in_any_case(target: str) -> None:
+    from qolaba_nb.ledger.paths import is_url, normalise_path
+
+    assert is_url(target) and normalise_path(target) == target
+
+
+@pytest.mark.parametrize(
+    "target", ["usage.sqlite", ":memory:", "/tmp/postgresql/usage.sqlite", "postgresql:x"]
+)
+def test_paths_are_not_urls(target: str) -> None:
+    from qolaba_nb.ledger.paths import is_url
+
+    assert not is_url(target)
+
+
+def test_an_upper_case_url_opens_a_server_not_a_file(tmp_path: Path) -> None:
+    """It used to be taken for a relative file path (with its password in ``path``)."""
+    from qolaba_nb._config import MASK
+
+    port = 1  # nothing listens there: the connection is refused at once
+    url = f"POSTGRESQL://ann:s3cret-pw@127.0.0.1:{port}/team?connect_timeout=2"
+    with pytest.raises(LedgerError) as info:
+        UsageLedger(url)
+    assert f"POSTGRESQL://{MASK}@127.0.0.1:{port}/team" in str(info.value)
+    assert "s3cret-pw" not in str(info.value)
+    assert not list(tmp_path.rglob("*team*")) and not Path("POSTGRESQL:").exists()

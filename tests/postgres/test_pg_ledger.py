@@ -4,8 +4,12 @@ is tested in tests/ledger/, where the ``ledger`` fixture runs each test on SQLit
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -145,6 +149,58 @@ def test_env_url_opens_the_default_ledger_once(
         first.close()
 
 
+def test_a_forked_child_keeps_no_copy_of_the_parents_session(
+    postgres_server: PostgresServer, postgres_url: str
+) -> None:
+    """A multiprocessing child (fork) records with its own connection, and holds nothing of
+    the parent's: when the parent dies, its server session (and any advisory lock its
+    transaction held) ends at once, not when the last child ends."""
+    script = Path(__file__).with_name("fork_parent_proc.py")
+    parent = subprocess.Popen(
+        [sys.executable, str(script), postgres_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
+    child_pid = 0
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().split()
+        assert len(line) == 2, parent.communicate(timeout=30)
+        backend, child_pid = int(line[0]), int(line[1])
+
+        def alive(pid: int) -> bool:
+            row = postgres_server._admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchone()
+            return bool(row[0])
+
+        assert alive(backend)
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while alive(backend) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Path(f"/proc/{child_pid}").exists()  # the child still runs ...
+        assert not alive(backend)  # ... and the parent's session is gone
+    finally:
+        if child_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child_pid, signal.SIGKILL)
+        parent.kill()
+        parent.communicate(timeout=10)  # closes the pipes (the child held them open too)
+    with UsageLedger(postgres_url) as led:  # the child's row, written on its own connection
+        assert sorted(led.to_dataframe()["request_id"]) == ["child", "parent"]
+
+
+def test_an_upper_case_scheme_opens_the_same_database(postgres_url: str) -> None:
+    with UsageLedger(postgres_url.replace("postgresql://", "POSTGRESQL://", 1)) as led:
+        led.record(_rec(credit=0.25))
+    with UsageLedger(postgres_url) as led:
+        assert led.spent(session="all") == (0.25, 0.0)
+
+
 def test_two_ledger_objects_share_one_database_and_budget(postgres_url: str) -> None:
     with UsageLedger(postgres_url) as a, UsageLedger(postgres_url) as b:
         a.record(_rec(credit=0.75, session="ann"))
@@ -176,6 +232,11 @@ def test_closing_leaves_no_connection_open(
     led = UsageLedger(postgres_url)
     assert postgres_server.backends(postgres_db) == 1
     led.close()
+    # The server ends the session a moment after the Terminate message (about one check in
+    # two saw it still listed right after close()).
+    deadline = time.monotonic() + 5
+    while postgres_server.backends(postgres_db) and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert postgres_server.backends(postgres_db) == 0
 
 

@@ -14,13 +14,21 @@ import httpx
 import openai
 import pytest
 
+import qolaba_nb._connect
 from qolaba_nb.simulator import DEFAULT_API_KEY, Simulator, create_app
 
 from .conftest import CHAT
 
 
 def _sim_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("qolaba-simulator")]
+    """The simulator threads of this test: not the one ``connect()`` shares for the session."""
+    shared = qolaba_nb._connect._simulator
+    theirs = f"qolaba-simulator:{shared.port}" if shared is not None else None
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("qolaba-simulator") and t.name != theirs
+    ]
 
 
 def test_port_zero_start_stop_idempotent() -> None:
