@@ -24,6 +24,7 @@ def usage_line(
     reported: bool,
     latency_s: float | None,
     ttft_s: float | None,
+    estimated: bool = False,
 ) -> str:
     """``0.2 credits · $0.001000 · 0.22 s · first token 0.10 s``, from plain values.
 
@@ -33,6 +34,8 @@ def usage_line(
         What the call cost, when known.
     reported
         Whether the server reported a usage at all ("no usage reported" when not).
+    estimated
+        Whether ``credit`` is the client's estimate ("≈0.07 credits (estimated)").
     latency_s, ttft_s
         Seconds to the whole reply and to its first token, when known.
 
@@ -43,7 +46,7 @@ def usage_line(
     """
     parts = []
     if credit is not None:
-        parts.append(format_credits(credit))
+        parts.append(format_credits(credit, estimated=estimated))
     if cost is not None:
         parts.append(format_money(cost))
     if not reported:

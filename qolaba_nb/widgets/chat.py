@@ -34,7 +34,8 @@ from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
-from .._money import format_credits, format_money, format_total
+from .._money import format_money, format_total
+from .._render import escape_html, usage_line
 from .._types import ChatPanelParams
 from ._common import (
     DEFAULT_MODEL,
@@ -261,7 +262,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self.models_loaded = False
 
         start = model or DEFAULT_MODEL
-        self.header = w.HTML()
+        self.title = w.HTML("<b>Qolaba chat</b>")
+        self.header = w.HTML()  # the session's total: plain text, styled by transcript.css
+        self.header.add_class("qnb-session-total")
         self.meter = BudgetMeter(self.client, tag=tag)  # what is left of the budget
         self.model_picker = w.Dropdown(
             options=[start],
@@ -313,7 +316,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         )
         super().__init__(
             [
-                w.HBox([self.header, self.meter], layout=w.Layout(align_items="center")),
+                w.HBox(
+                    [self.title, self.header, self.meter], layout=w.Layout(align_items="center")
+                ),
                 w.HBox([self.model_picker, self.model_note], layout=wrap),
                 self.system_box,
                 settings,
@@ -1183,13 +1188,11 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             self._set_status("")  # the problem it named is fixed
 
     def _update_header(self) -> None:
-        self.header.value = (
-            '<div style="font-weight:600">Qolaba chat'
-            '<span style="font-weight:400;color:var(--jp-content-font-color2, #666);'
-            'margin-left:12px">'
+        # Only the text: it changes after every reply, its style stays in the CSS.
+        replies = f"{self.replies} {'reply' if self.replies == 1 else 'replies'}"
+        self.header.value = escape_html(
             f"session: {format_total(self.total_credit, self.total_estimated)}"
-            f" · {format_money(self.total_cost)}"
-            f" · {self.replies} {'reply' if self.replies == 1 else 'replies'}</span></div>"
+            f" · {format_money(self.total_cost)} · {replies}"
         )
         self.meter.refresh()
 
@@ -1249,17 +1252,17 @@ def _capped_images(content: Any) -> Any:
 def _reply_line(info: ReplyInfo, *, model: bool = True) -> str:
     """The line under a reply: model, credits, cost, latency, TTFT, length and speed (the
     transcript leaves out the model: the reply's label names it)."""
+    nothing_known = info.status == "ok" and info.credit is None and info.cost is None
+    usage = usage_line(
+        info.credit,
+        info.cost,
+        reported=not nothing_known,
+        latency_s=info.latency_s,
+        ttft_s=info.ttft_s,
+        estimated=info.credit_estimated,
+    )
     parts = [info.model] if model else []
-    if info.status == "ok" and info.credit is None and info.cost is None:
-        parts.append("no usage reported")
-    if info.credit is not None:
-        parts.append(format_credits(info.credit, estimated=info.credit_estimated))
-    if info.cost is not None:
-        parts.append(format_money(info.cost))
-    if info.latency_s is not None:
-        parts.append(f"{info.latency_s:.2f} s")
-    if info.ttft_s is not None:
-        parts.append(f"first token {info.ttft_s:.2f} s")
+    parts += [usage] if usage else []
     if info.chars is not None:
         parts.append(f"{info.chars:,} chars")
     if info.chars_per_s is not None:

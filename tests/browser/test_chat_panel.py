@@ -134,6 +134,14 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     expect(messages(panel).nth(0)).to_contain_text("fast typed words, no pause before Enter")
     expect(panel.locator(".qnb-prompt-box")).to_have_value("")
     assert "fast typed words, no pause before Enter" in messages(panel).nth(1).inner_text()
+    total = panel.locator(".qnb-session-total")  # plain text, in the theme's second colour
+    expect(total).to_contain_text(re.compile(r"session: [\d.]+ credits · \$[\d.]+ · 2 replies"))
+    grey = page.evaluate(
+        "() => { const probe = document.createElement('span');"
+        " probe.style.color = 'var(--jp-content-font-color2)'; document.body.append(probe);"
+        " const c = getComputedStyle(probe).color; probe.remove(); return c; }"
+    )
+    assert total.evaluate("el => getComputedStyle(el).color") == grey
 
     # copy a reply: the clipboard holds its Markdown
     reply = messages(panel).nth(1)
