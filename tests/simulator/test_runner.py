@@ -9,29 +9,31 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 import openai
 import pytest
 
-import qolaba_nb._connect
 from qolaba_nb.simulator import DEFAULT_API_KEY, Simulator, create_app
 
 from .conftest import CHAT
 
+SimThreads = Callable[[], list[threading.Thread]]
 
-def _sim_threads() -> list[threading.Thread]:
-    """The simulator threads of this test: not the one ``connect()`` shares for the session."""
-    shared = qolaba_nb._connect._simulator
-    theirs = f"qolaba-simulator:{shared.port}" if shared is not None else None
-    return [
+
+@pytest.fixture
+def sim_threads() -> SimThreads:
+    """The simulator threads started since the test began (not the session's shared ones)."""
+    before = {t for t in threading.enumerate() if t.name.startswith("qolaba-simulator")}
+    return lambda: [
         t
         for t in threading.enumerate()
-        if t.name.startswith("qolaba-simulator") and t.name != theirs
+        if t.name.startswith("qolaba-simulator") and t not in before
     ]
 
 
-def test_port_zero_start_stop_idempotent() -> None:
+def test_port_zero_start_stop_idempotent(sim_threads: SimThreads) -> None:
     sim = Simulator(speed=0)
     assert sim.start() is sim
     assert sim.start() is sim  # already running: no second server
@@ -42,16 +44,16 @@ def test_port_zero_start_stop_idempotent() -> None:
         assert sim.api_key == DEFAULT_API_KEY
         with socket.create_connection(("127.0.0.1", sim.port), timeout=1):
             pass
-        assert len(_sim_threads()) == 1
+        assert len(sim_threads()) == 1
     finally:
         sim.stop()
         sim.stop()
-    assert _sim_threads() == []
+    assert sim_threads() == []
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", sim.port), timeout=1):
         pass
 
 
-def test_context_manager_and_restart() -> None:
+def test_context_manager_and_restart(sim_threads: SimThreads) -> None:
     sim = Simulator(speed=0)
     with sim:
         first = sim.port
@@ -64,11 +66,11 @@ def test_context_manager_and_restart() -> None:
     assert not sim.running
     with sim:  # a stopped simulator can be started again
         assert sim.running and sim.port > 0
-    assert _sim_threads() == []
+    assert sim_threads() == []
     assert first > 0
 
 
-def test_stop_does_not_wait_for_slow_streams() -> None:
+def test_stop_does_not_wait_for_slow_streams(sim_threads: SimThreads) -> None:
     sim = Simulator().start()  # realistic pacing: sim/slow would take over a minute
     client = httpx.Client(base_url=sim.base_url, headers={"Authorization": f"Bearer {sim.api_key}"})
     try:
@@ -89,7 +91,7 @@ def test_stop_does_not_wait_for_slow_streams() -> None:
     finally:
         client.close()
         sim.stop()
-    assert _sim_threads() == []
+    assert sim_threads() == []
 
 
 def test_stats_and_log(sim: Simulator) -> None:
