@@ -86,8 +86,7 @@ def test_chat_reply_streams_in_and_shows_its_usage(page: Page, lab: Lab) -> None
     assert len(steps) >= 3, f"the reply did not grow in steps: {steps}"
     assert steps == sorted(steps) and growing == sorted(growing)  # it only ever grew
     expect(panel.locator(".qnb-chat-panel .qnb-waiting, .qnb-waiting")).to_have_count(0)
-    header = panel.locator(".widget-html").first
-    expect(header).to_contain_text("1 reply")
+    expect(panel.locator(".qnb-session-total")).to_contain_text("1 reply")
     screenshot(page, "chat-panel")
 
 
