@@ -151,6 +151,7 @@ class _Call:
     __slots__ = (
         "acc",
         "body",
+        "call_record",
         "client",
         "estimate",
         "hold",
@@ -188,6 +189,7 @@ class _Call:
         self.http_status: int | None = None
         self.request_id: str | None = None
         self.recorded = False
+        self.call_record: CallRecord | None = None  # the ledger row, once the call has ended
         self.reservation: Reservation | None = None
         self.hold: Hold | None = None
         self.estimate: float | None = None  # the credit recorded as "estimated", if any
@@ -309,6 +311,7 @@ class _Call:
             completion_text=text,
             replayed=self.client.replay is not None,
         )
+        self.call_record = rec
         self.client._after_call(rec, self.reservation, self.hold)
 
     def _credit(self, usage: Usage | None, chars: int) -> tuple[float | None, CreditSource | None]:
@@ -620,6 +623,12 @@ class _StreamBase:
     def model(self) -> str:
         """The model id the call was sent to."""
         return str(self._call.body["model"])
+
+    @property
+    def call_record(self) -> CallRecord | None:
+        """The call's ledger row once it has ended (done, failed or closed early), with its
+        credit and where that came from (``credit_source``); None while it runs."""
+        return self._call.call_record
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model!r} chars={len(self.text)}>"

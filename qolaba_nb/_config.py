@@ -268,7 +268,7 @@ def redact_pieces(pieces: Sequence[str], secret: Secret | None) -> list[str]:
         return list(pieces)
     merged: list[list[int]] = []
     for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
+        if merged and start < merged[-1][1]:  # overlapping forms: one mask
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])

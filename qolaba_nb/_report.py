@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._markdown import highlight_css, render_markdown
+from ._money import format_credits
 from ._render import escape_html
 
 if TYPE_CHECKING:
@@ -102,8 +103,14 @@ def _cell(row: dict[Any, Any]) -> str:
         error = row.get("error")
         detail = f": {error}" if isinstance(error, str) and error else ""
         parts.append(f'<div class="status-bad">{escape_html(status + detail)}</div>')
+    value: Any = row.get("credit")
+    credit = (
+        "–"
+        if _isna(value)
+        else format_credits(float(value), estimated=row.get("credit_source") == "estimated")
+    )
     stats = (
-        f"{_num(row.get('credit'), '.4g', ' credits')} · ${_num(row.get('cost'), '.6f')} · "
+        f"{credit} · ${_num(row.get('cost'), '.6f')} · "
         f"{_num(row.get('latency_s'), '.2f', ' s')} · TTFT {_num(row.get('ttft_s'), '.2f', ' s')}"
     )
     parts.append(f'<div class="stats">{escape_html(stats)}</div>')

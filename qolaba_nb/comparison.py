@@ -22,11 +22,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack
 
-from ._client import AsyncClient, Client
+from ._client import AsyncChatStream, AsyncClient, Client
 from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
 from ._money import credit_number, format_credits
-from ._record import status_of
+from ._record import CallRecord, status_of
 from ._types import CompareParams, Prompts
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ COLUMNS = [
     "repeat",
     "text",
     "credit",
+    "credit_source",
     "cost",
     "latency_s",
     "ttft_s",
@@ -69,6 +70,7 @@ class CompareCell:
     text: str = ""
     delta: str = ""  # the text that arrived with this update
     credit: float | None = None
+    credit_source: str | None = None  # "reported", "estimated" (stopped or cut), None: unknown
     cost: float | None = None
     latency_s: float | None = None
     ttft_s: float | None = None
@@ -151,6 +153,7 @@ async def _run_cell(
     notify: Callable[[CompareCell], None],
 ) -> None:
     async with limit:
+        stream: AsyncChatStream | None = None
         try:
             stream = await client.stream(
                 cell.messages, model=cell.model, tag=tag, run_id=cell.run_id, **params
@@ -170,12 +173,25 @@ async def _run_cell(
         else:
             limit.succeeded()
             cell.text, cell.finish_reason, cell.status = reply.text, reply.finish_reason, "ok"
-            cell.credit, cell.cost = reply.credit, reply.cost
             cell.latency_s, cell.ttft_s = reply.latency_s, reply.ttft_s
             if reply.latency_s and reply.ttft_s is not None and reply.latency_s > reply.ttft_s:
                 cell.chars_per_s = len(reply.text) / (reply.latency_s - reply.ttft_s)
+        finally:  # also when the run is stopped: a cut reply may have been charged
+            if stream is not None:
+                _charge(cell, stream.call_record)
     cell.delta, cell.done = "", True
     notify(cell)
+
+
+def _charge(cell: CompareCell, record: CallRecord | None) -> None:
+    """The cell's credit and cost as the ledger has them: the server's, or the client's
+    estimate for a reply the server did not price (stopped, cut), marked "estimated"."""
+    if record is not None:
+        cell.credit, cell.credit_source, cell.cost = (
+            record.credit,
+            record.credit_source,
+            record.cost,
+        )
 
 
 async def acompare(

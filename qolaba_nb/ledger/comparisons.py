@@ -1,7 +1,8 @@
 """What a comparison keeps in the ledger: votes, and every finished cell of a run.
 
-Two tables, made by :func:`m003_votes_and_cells`, in SQL that SQLite and PostgreSQL both read
-(types from the dialect, ``?`` placeholders translated, ``ON CONFLICT ... DO UPDATE``):
+Two tables, made by :func:`m003_votes_and_cells` and :func:`m004_cell_credit_source`, in SQL
+that SQLite and PostgreSQL both read (types from the dialect, ``?`` placeholders translated,
+``ON CONFLICT ... DO UPDATE``):
 
 - ``votes``: one row per vote on one prompt's replies: run id, prompt, the models in the order
   shown, the labels shown in their place, the choice, the ranking (best first), the models
@@ -24,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from .._record import SESSION_ID
+from ..comparison import COLUMNS as FRAME_COLUMNS
 from .migrations import Schema
 from .queries import since_to_datetime
 from .records import utc_iso
@@ -38,6 +40,7 @@ __all__ = [
     "VOTE_COLUMNS",
     "ComparisonStore",
     "m003_votes_and_cells",
+    "m004_cell_credit_source",
     "prompt_fingerprint",
 ]
 
@@ -57,22 +60,9 @@ VOTE_COLUMNS: Final = (
     "tag",
 )
 
-#: A cell's values, in the comparison frame's order (``qolaba_nb.comparison.COLUMNS``).
-CELL_COLUMNS: Final = (
-    "prompt",
-    "model",
-    "repeat_no",
-    "text",
-    "credit",
-    "cost",
-    "latency_s",
-    "ttft_s",
-    "chars_per_s",
-    "finish_reason",
-    "status",
-    "error",
-    "run_id",
-)
+#: A cell's columns in the ``cells`` table: the comparison frame's (``comparison.COLUMNS``), in
+#: its order, with ``repeat`` stored as ``repeat_no``.
+CELL_COLUMNS: Final = tuple("repeat_no" if c == "repeat" else c for c in FRAME_COLUMNS)
 
 
 def m003_votes_and_cells(db: Schema) -> None:
@@ -125,11 +115,19 @@ def m003_votes_and_cells(db: Schema) -> None:
     )
 
 
+def m004_cell_credit_source(db: Schema) -> None:
+    """``cells.credit_source``: where a cell's credit came from, as ``calls.credit_source``
+    (``reported``, ``estimated``, or NULL when nothing is known)."""
+    db.execute("ALTER TABLE cells ADD COLUMN credit_source TEXT")
+    db.execute("UPDATE cells SET credit_source = 'reported' WHERE credit IS NOT NULL")
+
+
+_STORED: Final = tuple(c for c in CELL_COLUMNS if c != "run_id")  # what save_cell writes
 _SAVE_CELL: Final = (
     "INSERT INTO cells (run_id, cell, ts, session, tag, "
-    + ", ".join(c for c in CELL_COLUMNS if c != "run_id")
+    + ", ".join(_STORED)
     + ") VALUES ("
-    + ", ".join("?" * (5 + len(CELL_COLUMNS) - 1))
+    + ", ".join("?" * (5 + len(_STORED)))
     + ") ON CONFLICT (run_id, cell) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in ("ts", *CELL_COLUMNS) if c != "run_id")
 )
@@ -255,11 +253,10 @@ class ComparisonStore:
         tag : str or None, optional
             The run's tag.
         """
-        row = list(values)
-        row.pop(CELL_COLUMNS.index("run_id"))
+        row = [v for c, v in zip(CELL_COLUMNS, values, strict=True) if c != "run_id"]
         if self.store_text is False:  # asked for no text: the prompt's fingerprint, no reply
-            row[CELL_COLUMNS.index("prompt")] = prompt_fingerprint(str(row[0]))
-            row[CELL_COLUMNS.index("text")] = None
+            row[_STORED.index("prompt")] = prompt_fingerprint(str(row[_STORED.index("prompt")]))
+            row[_STORED.index("text")] = None
         self._execute(_SAVE_CELL, (run_id, cell, utc_iso(datetime.now(UTC)), SESSION_ID, tag, *row))
 
     def finished_cells(self, run_id: str) -> dict[int, tuple[Any, ...]]:

@@ -169,12 +169,20 @@ def _m003_votes_and_cells(db: Schema) -> None:
     m003_votes_and_cells(db)
 
 
+def _m004_cell_credit_source(db: Schema) -> None:
+    """``cells.credit_source`` (see ``comparisons.py``)."""
+    from .comparisons import m004_cell_credit_source
+
+    m004_cell_credit_source(db)
+
+
 #: Ordered, append-only. Never edit a released migration: add ``m00N_...`` instead (the next
 #: free number after the last entry; votes and cells tables come after ``m002_money``).
 MIGRATIONS: Final[tuple[tuple[str, Migration], ...]] = (
     ("m001_initial", m001_initial),
     ("m002_money", m002_money),
     ("m003_votes_and_cells", _m003_votes_and_cells),
+    ("m004_cell_credit_source", _m004_cell_credit_source),
 )
 
 

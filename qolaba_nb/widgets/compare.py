@@ -26,6 +26,7 @@ import ipywidgets as w
 from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
+from .._money import format_credits
 from .._render import escape_html
 from .._types import CompareParams
 from .._votes import Choice, Vote
@@ -133,12 +134,20 @@ class _Column:
             )
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
-            f"{_fmt(cell.credit, 'g', ' credits')} · ${_fmt(cell.cost, '.6f')} · "
+            f"{_credit(cell.credit, cell.credit_source)} · ${_fmt(cell.cost, '.6f')} · "
             f"{_fmt(cell.latency_s, '.2f', ' s')} · TTFT {_fmt(cell.ttft_s, '.2f', ' s')} · "
             f"{_fmt(cell.chars_per_s, '.0f', ' chars/s')}</div>"
         )
         # Blind: credits, cost and speed tell the models apart, so they wait for the vote.
         self.stats.value = self._stats_html if self.revealed else _HIDDEN_STATS
+
+
+def _credit(value: Any, source: Any) -> str:
+    """A cell's credits (the one money formatter's), marked when the client estimated them
+    (a stopped or cut reply); "–" when unknown."""
+    if value is None or value != value:
+        return "–"
+    return format_credits(float(value), estimated=source == "estimated")
 
 
 def _better(label: str) -> str:
@@ -693,7 +702,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             cells = [str(row["model"] if not hide else row["label"]), str(row["status"])]
             if not hide:
                 cells += [
-                    _fmt(row["credit"], "g"),
+                    _credit(row["credit"], row["credit_source"]),
                     _fmt(row["cost"], ".6f"),
                     _fmt(row["latency_s"], ".2f", " s"),
                     _fmt(row["ttft_s"], ".2f", " s"),

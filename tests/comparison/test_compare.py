@@ -7,6 +7,7 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -253,6 +254,53 @@ async def test_stop_cuts_the_cells_in_flight_and_sends_no_more(ledger: UsageLedg
     assert len(cut) >= 1  # the partial text of a cut cell is kept
     assert (df["error"].str.contains("stopped")).all()
     assert set(ledger.to_dataframe()["status"]) == {"cancelled"}
+
+
+async def test_a_stopped_cell_shows_its_estimated_credit_marked_as_such(
+    ledger: UsageLedger, tmp_path: Path
+) -> None:
+    with Simulator(speed=0, chunk_delay_s=0.02) as slow:
+        fast = q.AsyncClient(
+            slow.api_key, slow.base_url, ledger=ledger, headers={"x-sim-chunk-delay": "0"}
+        )
+        c = q.AsyncClient(slow.api_key, slow.base_url, ledger=ledger)
+        _open.extend([fast, c])
+        # a history of priced replies, from which the client estimates a cut one
+        pilot = await acompare(
+            ["Name a river.", "Describe the longest river in detail.", "Rivers?"],
+            MODELS,
+            client=fast,
+            progress=False,
+        )
+        assert set(pilot["credit_source"]) == {"reported"} and pilot["credit"].gt(0).all()
+        stop = asyncio.Event()
+
+        def on_update(cell: CompareCell) -> None:
+            if len(cell.text) > 20:
+                stop.set()
+
+        df = await acompare(
+            [f"Tell me about river {i}." for i in range(6)],
+            MODELS,
+            client=c,
+            concurrency=2,
+            progress=False,
+            on_update=on_update,
+            stop=stop,
+        )
+    sent = df[df["error"] == "stopped"]
+    assert len(sent) == 2 and set(df["status"]) == {"cancelled"}
+    assert set(sent["credit_source"]) == {"estimated"} and sent["credit"].gt(0).all()
+    calls = ledger.to_dataframe()
+    cut = calls[calls["status"] == "cancelled"].sort_values("model")
+    shown = sent.sort_values("model")
+    assert list(shown["credit"]) == list(cut["credit"])  # the ledger's own figure
+    assert set(cut["credit_source"]) == {"estimated"}
+    assert df.attrs["total_credit"] == pytest.approx(sent["credit"].sum())
+    unsent = df[df["error"] != "stopped"]
+    assert unsent["credit"].isna().all() and unsent["credit_source"].isna().all()
+    page = q.report(df, tmp_path / "stopped.html").read_text(encoding="utf-8")
+    assert page.count(" credits (estimated) ·") == 2
 
 
 def test_progress_bar_shows_the_credit_total_and_the_estimate_left(

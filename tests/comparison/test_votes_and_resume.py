@@ -20,7 +20,7 @@ import qolaba_nb as q
 from qolaba_nb._votes import Vote, outcomes
 from qolaba_nb.comparison import COLUMNS, CompareCell, acompare
 from qolaba_nb.ledger import MIGRATIONS, UsageLedger, migrate
-from qolaba_nb.ledger.comparisons import VOTE_COLUMNS
+from qolaba_nb.ledger.comparisons import CELL_COLUMNS, VOTE_COLUMNS
 from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ComparePanel
 
@@ -29,7 +29,18 @@ pytestmark = pytest.mark.integration
 MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash"]
 PROMPTS = [f"Tell me about river number {i}." for i in range(6)]
 #: The columns that do not depend on timing: equal between two runs of the same cells.
-STABLE = ["prompt", "model", "repeat", "text", "credit", "cost", "finish_reason", "status", "error"]
+STABLE = [
+    "prompt",
+    "model",
+    "repeat",
+    "text",
+    "credit",
+    "credit_source",
+    "cost",
+    "finish_reason",
+    "status",
+    "error",
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +67,13 @@ def test_the_migration_makes_the_votes_and_cells_tables(tmp_path: Path) -> None:
     assert votes == list(VOTE_COLUMNS)
     cells = {r[1]: r[5] for r in conn.execute("PRAGMA table_info(cells)")}
     assert cells["run_id"] == 1 and cells["cell"] == 2  # the primary key
-    assert {"text", "credit", "status", "judge_score"} <= set(cells)
+    assert set(CELL_COLUMNS) | {"judge_score", "judge_model"} <= set(cells)
     conn.close()
+
+
+def test_a_cell_is_stored_with_the_frame_columns_defined_once() -> None:
+    assert [("repeat" if c == "repeat_no" else c) for c in CELL_COLUMNS] == COLUMNS
+    assert "credit_source" in COLUMNS
 
 
 @pytest.mark.postgres
@@ -86,8 +102,8 @@ def test_the_migration_makes_the_same_tables_on_postgresql(postgres_url: str) ->
     assert list(votes) == list(VOTE_COLUMNS)
     assert [r[0] for r in key] == ["run_id", "cell"]
     assert cells["credit"] == cells["judge_score"] == "double precision"
-    assert {"text", "status", "judge_model"} <= set(cells)
-    assert "m003_votes_and_cells" in applied
+    assert set(CELL_COLUMNS) | {"judge_model"} <= set(cells)
+    assert applied == [name for name, _ in MIGRATIONS]
 
 
 async def test_panel_votes_are_stored_and_read_back_after_a_restart(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -13,9 +15,12 @@ from qolaba_nb._config import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
+    MASK,
     Secret,
     read_dotenv,
     redact,
+    redact_pieces,
+    redact_value,
     resolve_api_key,
     resolve_base_url,
 )
@@ -239,3 +244,41 @@ def test_redact_removes_the_key() -> None:
 @pytest.mark.parametrize("secret", [None, Secret("")], ids=["none", "empty"])
 def test_redact_without_a_key_leaves_text_alone(secret: Secret | None) -> None:
     assert redact("abc", secret) == "abc"
+
+
+def test_redact_pieces_finds_a_key_split_anywhere() -> None:
+    secret = Secret(KEY)
+    text = f"a {KEY} b {KEY.encode().hex()} c {KEY}{KEY}"
+    rng = random.Random(7)
+    for _ in range(500):
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, 20)))
+        pieces = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        masked = redact_pieces(pieces, secret)
+        assert len(masked) == len(pieces)
+        assert "".join(masked) == redact(text, secret)  # the same as masking the whole
+    assert redact_pieces([KEY[:4], KEY[4:], "!"], secret) == [MASK, "", "!"]
+    assert redact_pieces(["no", " key"], secret) == ["no", " key"]
+    assert redact_pieces([KEY], None) == [KEY]
+
+
+@dataclass
+class _Inner:
+    text: str
+    raw: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Outer:
+    inner: _Inner
+    items: list[object]
+    count: int = 0
+
+
+def test_redact_value_masks_inside_dataclasses_and_copies_only_what_changed() -> None:
+    secret = Secret(KEY)
+    clean = _Outer(_Inner("fine", {"a": ["b"]}), [1, "two"], 3)
+    assert redact_value(clean, secret) is clean  # nothing to mask: nothing copied
+    dirty = _Outer(_Inner("fine", {"h": [f"Bearer {KEY}"]}), [clean.inner, KEY], 3)
+    out = redact_value(dirty, secret)
+    assert out == _Outer(_Inner("fine", {"h": [f"Bearer {MASK}"]}), [clean.inner, MASK], 3)
+    assert out.items[0] is clean.inner and dirty.items[1] == KEY  # the original is untouched
