@@ -139,6 +139,16 @@ class Lab:
         except httpx.HTTPError:
             pass
 
+    def reset_theme(self) -> None:
+        """Back to the light theme: a theme a test switched to is a saved user setting,
+        which every later page of the session would open in."""
+        response = self.api(
+            "PUT",
+            "lab/api/settings/@jupyterlab/apputils-extension:themes",
+            json={"raw": json.dumps({"theme": "JupyterLab Light"})},
+        )
+        response.raise_for_status()
+
 
 def start_lab(root: Path, env: Mapping[str, str], *, log_dir: Path | None = None) -> Lab:
     root.mkdir(parents=True, exist_ok=True)

@@ -105,3 +105,4 @@ def page(browser: Browser, lab: Lab, request: pytest.FixtureRequest) -> Iterator
             artifact_path(name, ".console.txt").write_text("\n".join(console), encoding="utf-8")
         context.close()
         lab.shutdown_kernels()
+        lab.reset_theme()
