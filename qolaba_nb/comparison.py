@@ -175,6 +175,9 @@ async def _run_cell(
                         cell.delta, cell.text = chunk.delta, stream.text
                         notify(cell)
                 reply = await stream.completion()
+        except asyncio.CancelledError:  # stopped: what arrived is kept, masked
+            cell.text = await _cut_text(stream)
+            raise
         except QolabaError as err:
             if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
@@ -191,6 +194,18 @@ async def _run_cell(
                 _charge(cell, stream.call_record)
     cell.delta, cell.done = "", True
     notify(cell)
+
+
+async def _cut_text(stream: AsyncChatStream | None) -> str:
+    """The text of a stream stopped mid-way, from its completion: the live ``stream.text``
+    is the reply as it came, where a key the reply echoed is not masked yet."""
+    if stream is None:
+        return ""
+    try:
+        await stream.aclose()  # the call is recorded as cancelled, with what arrived
+        return (await stream.completion()).text
+    except QolabaError as err:  # already masked (redact_error)
+        return getattr(err, "partial_text", None) or ""
 
 
 def _charge(cell: CompareCell, record: CallRecord | None) -> None:
