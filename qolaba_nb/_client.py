@@ -153,7 +153,6 @@ class _Call:
         "body",
         "call_record",
         "client",
-        "estimate",
         "hold",
         "http_status",
         "kind",
@@ -192,7 +191,6 @@ class _Call:
         self.call_record: CallRecord | None = None  # the ledger row, once the call has ended
         self.reservation: Reservation | None = None
         self.hold: Hold | None = None
-        self.estimate: float | None = None  # the credit recorded as "estimated", if any
 
     def reserve(self, amount: float, ledger: LedgerLike | None) -> None:
         """Reserve ``amount`` in the client's budget, then in the ledger; undo the first if the
@@ -283,8 +281,6 @@ class _Call:
         if isinstance(error, BaseException):
             error = f"{type(error).__name__}: {error}"
         credit, source = self._credit(usage, len(text))
-        if source == "estimated":
-            self.estimate = credit
         if error is not None:
             error = _config.redact(error, key)
         rec = CallRecord(
@@ -612,12 +608,6 @@ class _StreamBase:
     def request_id(self) -> str | None:
         """The server's request id, if it sent one."""
         return self._call.request_id
-
-    @property
-    def credit_estimate(self) -> float | None:
-        """The credits this call was recorded with when the server reported none (a stream
-        stopped or cut early: ``credit_source`` "estimated" in the ledger); else None."""
-        return self._call.estimate
 
     @property
     def model(self) -> str:

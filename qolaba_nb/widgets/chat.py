@@ -30,7 +30,7 @@ from typing import Any, Unpack
 
 import ipywidgets as w
 
-from .._client import AsyncClient, Client
+from .._client import AsyncChatStream, AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
 from .._models import ChatCompletion, content_text
@@ -979,22 +979,20 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 completion = await stream.completion()
             else:
                 completion = ChatCompletion(None, model, "", {}, None, [], None)
-            estimate = stream.credit_estimate if stream is not None else None
-            return self._record(live, model, completion, "stopped", generation, clock, estimate)
+            return self._record(
+                live, model, completion, "stopped", generation, clock, _estimate(stream)
+            )
         except QolabaError as err:
             partial = getattr(err, "partial_text", None) or ""
             if partial:
                 cut = ChatCompletion(None, model, partial, {}, None, [], None)
-                estimate = stream.credit_estimate if stream is not None else None
-                self._record(live, model, cut, "error", generation, clock, estimate)
+                self._record(live, model, cut, "error", generation, clock, _estimate(stream))
             else:
                 live.drop()
             if generation == self._generation:
                 self._show_api_error(err)
             raise
-        return self._record(
-            live, model, completion, "ok", generation, clock, stream.credit_estimate
-        )
+        return self._record(live, model, completion, "ok", generation, clock, _estimate(stream))
 
     def _record(
         self,
@@ -1229,6 +1227,15 @@ def _saved(entry: _Entry) -> dict[str, Any]:
     if entry.reasoning:
         item["reasoning"] = entry.reasoning
     return item
+
+
+def _estimate(stream: AsyncChatStream | None) -> float | None:
+    """The credit the client recorded for ``stream``'s call when the server reported none
+    (a stopped or cut reply: ``credit_source`` "estimated"); else None."""
+    record = stream.call_record if stream is not None else None
+    if record is None or record.credit_source != "estimated":
+        return None
+    return record.credit
 
 
 def _capped_images(content: Any) -> Any:

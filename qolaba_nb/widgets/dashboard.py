@@ -126,6 +126,11 @@ def render_svg(df: pd.DataFrame, plot: str) -> str:
     return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)
 
 
+def wrap() -> w.Layout:
+    """A row that wraps onto more lines when the notebook is narrow (nothing cut off)."""
+    return w.Layout(flex_flow="row wrap", align_items="center", width="100%")
+
+
 def _as_filters(chosen: dict[str, str]) -> dict[str, Any]:
     return {k: chosen[k] for k in ("session", "tag", "model") if k in chosen}
 
@@ -199,7 +204,9 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         self.model_filter = w.Dropdown(options=[ALL], value=ALL, description="model")
         self.plot_choice = w.Dropdown(options=list(PLOTS), value=plot, description="chart")
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.table = w.HTML()
+        self.table = w.HTML(
+            layout=w.Layout(overflow="auto", max_width="100%")
+        )  # scrolls when narrow
         self.chart = w.HTML(layout=w.Layout(max_width="760px"))  # an inline, themed SVG
         self.status = w.HTML()
 
@@ -210,8 +217,8 @@ class UsageDashboard(w.VBox):  # type: ignore[misc]
         super().__init__(
             [
                 self.header,
-                w.HBox([self.session_filter, self.tag_filter, self.model_filter]),
-                w.HBox([self.plot_choice, self.refresh_button]),
+                w.HBox([self.session_filter, self.tag_filter, self.model_filter], layout=wrap()),
+                w.HBox([self.plot_choice, self.refresh_button], layout=wrap()),
                 self.table,
                 self.chart,
                 self.status,

@@ -7,6 +7,7 @@ One notebook per front end, many checks each: a kernel start is the expensive pa
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -285,6 +286,15 @@ def test_chat_panel_in_notebook7(page: Page, lab: Lab) -> None:
     path = write_notebook(
         lab.root, "chat-nb7.ipynb", [CELLS[0], 'p = ChatPanel(AsyncClient(), model="sim/echo")\np']
     )
+    widget_settings = "lab/api/settings/@jupyter-widgets/jupyterlab-manager:plugin"
+    lab.api("PUT", widget_settings, json={"raw": '{"saveState": true}'}).raise_for_status()
+    try:
+        notebook7_checks(page, lab, path)
+    finally:
+        lab.api("PUT", widget_settings, json={"raw": "{}"}).raise_for_status()
+
+
+def notebook7_checks(page: Page, lab: Lab, path: str) -> None:
     page.goto(lab.page_url(f"notebooks/{path}"))
     page.wait_for_function(
         "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
@@ -299,3 +309,29 @@ def test_chat_panel_in_notebook7(page: Page, lab: Lab) -> None:
     expect(messages(panel).nth(1)).to_contain_text("hello from Notebook 7")
     expect(messages(panel).nth(1).locator(".qnb-meta")).to_contain_text("chars/s")
     screenshot(page, "chat-panel-notebook7")
+    send(panel, "and a second one", 4)
+
+    # Saved with the widgets' state, the notebook holds the whole conversation: each message
+    # went to the browser once, as an append its model applied to its own list.
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    saved = lab.root / path
+    page.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=10_000
+    )
+    state = json.loads(saved.read_text())["metadata"]["widgets"][
+        "application/vnd.jupyter.widget-state+json"
+    ]["state"]
+    lists = [m["state"]["messages"] for m in state.values() if "messages" in m["state"]]
+    assert [len(found) for found in lists] == [4]
+    assert "and a second one" in json.dumps(lists[0])
+
+    # A reloaded page gets the whole list from the kernel's state.
+    page.reload()
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'",
+        timeout=KERNEL_TIMEOUT_MS,
+    )
+    panel = page.locator(".jp-OutputArea .qnb-chat-panel").first
+    expect(messages(panel)).to_have_count(4, timeout=30_000)
+    expect(messages(panel).nth(2)).to_contain_text("and a second one")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from _lab import Lab, open_notebook, output_locator, run_all, run_cell, screenshot, write_notebook
 from playwright.sync_api import Locator, Page, expect
+from test_chat_panel import assert_not_clipped
 
 # Each content chunk 40 ms apart: a reply takes a few seconds, long enough to watch it grow.
 PACED = '{"x-sim-chunks": "60", "x-sim-chunk-delay": "0.04"}'
@@ -86,8 +87,7 @@ def test_chat_reply_streams_in_and_shows_its_usage(page: Page, lab: Lab) -> None
     assert len(steps) >= 3, f"the reply did not grow in steps: {steps}"
     assert steps == sorted(steps) and growing == sorted(growing)  # it only ever grew
     expect(panel.locator(".qnb-chat-panel .qnb-waiting, .qnb-waiting")).to_have_count(0)
-    header = panel.locator(".widget-html").first
-    expect(header).to_contain_text("1 reply")
+    expect(panel.locator(".qnb-session-total")).to_contain_text("1 reply")
     screenshot(page, "chat-panel")
 
 
@@ -212,8 +212,17 @@ def test_usage_dashboard_shows_calls_and_keeps_up(page: Page, lab: Lab) -> None:
     )
     page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
     page.wait_for_function(f"() => ({_CHART_TEXT})() > 180")
+    page.set_viewport_size({"width": 800, "height": 1000})  # and at 800 px, nothing cut off
+    page.wait_for_timeout(500)
     board.scroll_into_view_if_needed()
-    screenshot(page, "usage-dashboard-dark")
+    assert_not_clipped(page, board)
+    chart = board.locator("svg").first.bounding_box()
+    frame = board.bounding_box()
+    assert chart and frame and chart["x"] + chart["width"] <= frame["x"] + frame["width"] + 1
+    table = board.locator(".widget-html", has=page.locator("table.dataframe"))
+    scrolls = table.evaluate("el => { const s = getComputedStyle(el); return s.overflow; }")
+    assert scrolls == "auto"  # a table wider than the window scrolls, it is not cut off
+    screenshot(page, "usage-dashboard-dark-800px")
 
 
 #: The mean of the RGB channels of the chart's text colour, as the page computes it.

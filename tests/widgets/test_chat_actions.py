@@ -332,27 +332,12 @@ async def test_save_keeps_every_branch_and_load_brings_them_back(
     assert loaded.browse(4, -1) == (2, 3)  # the first reply to "TWO", with its usage line
     assert loaded.messages[4]["content"].strip() == "TWO"
     assert "credits" in view_of(loaded, "assistant")["meta"]
+    old_branch = ["one", "one", "two", "two", "three", "three"]  # sim/echo says it back
     assert loaded.browse(3, -1) == (1, 3)  # the edited-away branch, whole
-    assert [str(m["content"]).strip() for m in loaded.messages[1:]] == [
-        "one",
-        "one",
-        "two",
-        "two",
-        "three",
-        "three",
-    ]
+    assert [str(m["content"]).strip() for m in loaded.messages[1:]] == old_branch
     await loaded.send("four")  # and it goes on from the branch shown
     sent = sim.requests_log[-1]["json"]["messages"]
-    assert [str(m["content"]).strip() for m in sent] == [
-        "Be brief.",
-        "one",
-        "one",
-        "two",
-        "two",
-        "three",
-        "three",
-        "four",
-    ]
+    assert [str(m["content"]).strip() for m in sent] == ["Be brief.", *old_branch, "four"]
 
 
 async def test_a_version_1_file_still_loads(client: AsyncClient, tmp_path: Path) -> None:
