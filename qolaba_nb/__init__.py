@@ -36,7 +36,7 @@ from ._exceptions import (
 from ._models import ChatChunk, ChatCompletion, Choice, Model, Usage
 from ._record import CallRecord
 from ._settings import ClientSettings
-from ._types import ChatPanelParams, CompareParams, SamplingParams
+from ._types import ChatPanelParams, SamplingParams
 
 if TYPE_CHECKING:
     from ._judge import ajudge, judge
@@ -72,7 +72,6 @@ __all__ = [
     "Client",
     "ClientSettings",
     "ComparePanel",
-    "CompareParams",
     "EventTooLargeError",
     "IncompleteStreamError",
     "InternalServerError",

@@ -1,8 +1,7 @@
 """Types shared across the package: aliases and the keyword sets of the public API (no logic).
 
-``SamplingParams`` is what ``chat(**params)`` and ``stream(**params)`` take. ``compare()`` and
-the compare panel take the same fields but ``stop`` (their ``stop=`` is the run's Stop event):
-``CompareParams``; the chat panel takes them with its own ``tools=`` (functions too):
+``SamplingParams`` is what ``chat(**params)``, ``stream(**params)``, ``compare()`` and the
+compare panel take; the chat panel takes them with its own ``tools=`` (functions too):
 ``ChatPanelParams``. The fields are written once, in the small TypedDicts they are made of.
 
 The request body is still checked at run time (``qolaba_nb._models.build_chat_body``, whose
@@ -84,14 +83,6 @@ class SamplingParams(_Sampling, _Stop, _Tools, _Rest, total=False):
     --------
     >>> params: SamplingParams = {"temperature": 0.2, "max_tokens": 200}
     >>> client.chat("Name three rivers.", model="openai/gpt-4o", **params)  # doctest: +SKIP
-    """
-
-
-class CompareParams(_Sampling, _Tools, _Rest, total=False):
-    """``SamplingParams`` but ``stop``: the request fields of ``compare()`` and ``ComparePanel``.
-
-    Their ``stop=`` argument is the run's Stop event, so a stop sequence cannot be passed.
-    The fields are those of ``SamplingParams``.
     """
 
 

@@ -27,7 +27,7 @@ from ._exceptions import QolabaError, RateLimitError
 from ._models import content_text, normalize_messages
 from ._money import credit_number, format_credits
 from ._record import CallRecord, status_of
-from ._types import CompareParams, Prompts
+from ._types import Prompts, SamplingParams
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,6 +122,16 @@ class AdaptiveLimit:
             self._changed.notify_all()
 
 
+def check_stop_is_not_an_event(params: Mapping[str, Any], hint: str) -> None:
+    """``stop=`` is the stop sequences of the request, as in ``chat()``: an ``asyncio.Event``
+    there (what ``stop=`` used to be in a comparison) gets a ``TypeError`` saying what to do."""
+    if isinstance(params.get("stop"), asyncio.Event):
+        raise TypeError(
+            "stop= is the request's stop sequences (a string or a list of strings), not the "
+            f"run's Stop event: {hint}"
+        )
+
+
 def _prompt_list(prompts: Any) -> list[list[dict[str, Any]]]:
     """Strings, message lists, or a pandas Series / DataFrame column of either."""
     if isinstance(prompts, str):
@@ -148,7 +158,7 @@ async def _run_cell(
     client: AsyncClient,
     cell: CompareCell,
     limit: AdaptiveLimit,
-    params: CompareParams,
+    params: SamplingParams,
     tag: str | None,
     notify: Callable[[CompareCell], None],
 ) -> None:
@@ -165,6 +175,9 @@ async def _run_cell(
                         cell.delta, cell.text = chunk.delta, stream.text
                         notify(cell)
                 reply = await stream.completion()
+        except asyncio.CancelledError:  # stopped: what arrived is kept, masked
+            cell.text = await _cut_text(stream)
+            raise
         except QolabaError as err:
             if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
@@ -181,6 +194,18 @@ async def _run_cell(
                 _charge(cell, stream.call_record)
     cell.delta, cell.done = "", True
     notify(cell)
+
+
+async def _cut_text(stream: AsyncChatStream | None) -> str:
+    """The text of a stream stopped mid-way, from its completion: the live ``stream.text``
+    is the reply as it came, where a key the reply echoed is not masked yet."""
+    if stream is None:
+        return ""
+    try:
+        await stream.aclose()  # the call is recorded as cancelled, with what arrived
+        return (await stream.completion()).text
+    except QolabaError as err:  # already masked (redact_error)
+        return getattr(err, "partial_text", None) or ""
 
 
 def _charge(cell: CompareCell, record: CallRecord | None) -> None:
@@ -206,9 +231,9 @@ async def acompare(
     resume: str | None = None,
     progress: bool = True,
     on_update: Callable[[CompareCell], None] | None = None,
-    stop: asyncio.Event | None = None,
+    cancel: asyncio.Event | None = None,
     judge: str | Mapping[str, Any] | None = None,
-    **params: Unpack[CompareParams],
+    **params: Unpack[SamplingParams],
 ) -> pd.DataFrame:
     """Run every prompt on every model (``repeats`` times each), streamed, concurrently.
 
@@ -243,18 +268,17 @@ async def acompare(
         A progress bar with the running credit total and the estimate of what is left.
     on_update : callable or None, default None
         Called with a ``CompareCell`` on every text delta and once when the cell is done.
-    stop : asyncio.Event or None, default None
+    cancel : asyncio.Event or None, default None
         Set it to stop the run: cells in flight are cut (their partial text kept), cells not
         sent yet are not sent; both become rows with status "cancelled".
     judge : str, mapping or None, default None
         Score the replies when the run is done: a judge model id, or the keywords of
         ``qolaba_nb.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
-    **params : Unpack[CompareParams]
-        The request fields sent with every call (see ``SamplingParams``): ``temperature``,
-        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``,
-        ``tool_choice``, ``stream_options``, ``extra_body`` (not ``stop``: here ``stop=``
-        is the Stop event). Checked before anything is sent (a misspelt name gets a "did
-        you mean" hint).
+    **params : Unpack[SamplingParams]
+        The request fields sent with every call, as for ``chat()``: ``temperature``,
+        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``stop``
+        (stop sequences), ``tools``, ``tool_choice``, ``stream_options``, ``extra_body``.
+        Checked before anything is sent (a misspelt name gets a "did you mean" hint).
 
     Returns
     -------
@@ -267,6 +291,8 @@ async def acompare(
     ------
     ValueError
         No prompts or no models, ``repeats`` below 1, or two different run ids.
+    TypeError
+        An ``asyncio.Event`` given as ``stop=`` (the Stop event is ``cancel=``).
     ValidationError
         A bad prompt or request field; nothing was sent.
 
@@ -277,6 +303,7 @@ async def acompare(
     """
     import pandas as pd
 
+    check_stop_is_not_an_event(params, "give it as cancel= (set it to stop the run)")
     if isinstance(models, str):
         models = [models]
     models = list(models)
@@ -339,7 +366,7 @@ async def acompare(
 
     limit = AdaptiveLimit(concurrency)
     pending = iter(todo)
-    stopped = stop if stop is not None else asyncio.Event()
+    stopped = cancel if cancel is not None else asyncio.Event()
 
     async def worker() -> None:
         for index in pending:
@@ -473,9 +500,9 @@ def compare(
     resume: str | None = None,
     progress: bool = True,
     on_update: Callable[[CompareCell], None] | None = None,
-    stop: asyncio.Event | None = None,
+    cancel: asyncio.Event | None = None,
     judge: str | Mapping[str, Any] | None = None,
-    **params: Unpack[CompareParams],
+    **params: Unpack[SamplingParams],
 ) -> pd.DataFrame:
     """Run every prompt on every model and wait for the frame: ``acompare`` without ``await``.
 
@@ -509,18 +536,17 @@ def compare(
         A progress bar with the running credit total and the estimate of what is left.
     on_update : callable or None, default None
         Called with a ``CompareCell`` on every text delta and once when the cell is done.
-    stop : asyncio.Event or None, default None
+    cancel : asyncio.Event or None, default None
         Set it to stop the run: cells in flight are cut (their partial text kept), cells not
         sent yet are not sent; both become rows with status "cancelled".
     judge : str, mapping or None, default None
         Score the replies when the run is done: a judge model id, or the keywords of
         ``qolaba_nb.ajudge`` (``{"model": ..., "rubric": ..., "mode": "pairwise"}``).
-    **params : Unpack[CompareParams]
-        The request fields sent with every call (see ``SamplingParams``): ``temperature``,
-        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``,
-        ``tool_choice``, ``stream_options``, ``extra_body`` (not ``stop``: here ``stop=``
-        is the Stop event). Checked before anything is sent (a misspelt name gets a "did
-        you mean" hint).
+    **params : Unpack[SamplingParams]
+        The request fields sent with every call, as for ``chat()``: ``temperature``,
+        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``stop``
+        (stop sequences), ``tools``, ``tool_choice``, ``stream_options``, ``extra_body``.
+        Checked before anything is sent (a misspelt name gets a "did you mean" hint).
 
     Returns
     -------
@@ -544,7 +570,7 @@ def compare(
         resume=resume,
         progress=progress,
         on_update=on_update,
-        stop=stop,
+        cancel=cancel,
         judge=judge,
         **params,
     )

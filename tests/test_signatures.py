@@ -8,6 +8,7 @@ runtime validation reads, so the two cannot drift apart.
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
 import re
@@ -200,14 +201,25 @@ def test_sampling_params_are_the_fields_the_validation_knows() -> None:
     assert fields == _models.KNOWN_PARAMS
     assert fields[: len(_models.SAMPLING_PARAMS)] == _models.SAMPLING_PARAMS
     assert q.SamplingParams.__required_keys__ == frozenset()
-    # compare()'s stop= is its Stop event, the chat panel's tools= takes functions too
-    assert set(q.CompareParams.__annotations__) == set(fields) - {"stop"}
+    # the chat panel's tools= takes functions too; compare() takes every field (stop too)
+    assert not hasattr(q, "CompareParams")
     assert set(q.ChatPanelParams.__annotations__) == set(fields) - {"tools"}
     doc = inspect.getdoc(q.SamplingParams) or ""
     attributes = _sections(doc)["Attributes"]
     for field in fields:
         assert re.search(rf"^{field} : ", attributes, re.M), f"{field} is not described"
     assert "Examples" in _sections(doc)
+
+
+@pytest.mark.parametrize("name", ["compare", "acompare", "ComparePanel"])
+def test_a_comparison_takes_every_request_field_and_cancel_for_its_stop_event(name: str) -> None:
+    obj = _targets()[name]
+    hints = _hints(obj)
+    kwargs = [p for p in _params(obj) if p.kind is inspect.Parameter.VAR_KEYWORD]
+    assert [_unpacked(hints[p.name]) for p in kwargs] == [q.SamplingParams]  # stop= included
+    if name != "ComparePanel":  # the panel's Stop is its button
+        assert hints["cancel"] == asyncio.Event | None
+    assert "stop" not in {p.name for p in _params(obj)}
 
 
 def test_a_misspelt_keyword_still_gets_a_did_you_mean_before_anything_is_sent() -> None:

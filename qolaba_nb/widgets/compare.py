@@ -28,8 +28,9 @@ from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
 from .._money import format_credits
 from .._render import escape_html
-from .._types import CompareParams
+from .._types import SamplingParams
 from .._votes import Choice, Vote
+from ..comparison import check_stop_is_not_an_event
 from ._common import DEFAULT_MODEL, as_async_client, describe_error, status_html
 from ._controls import PromptInput
 from ._meter import BudgetMeter, estimate_text
@@ -176,12 +177,11 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         Ledger tag of the calls (and of the votes).
     seed : int or None, default None
         Seed of the blind shuffle (tests, reproducible demos); None: unpredictable.
-    **params : Unpack[CompareParams]
-        The request fields sent with every call: ``temperature``, ``max_tokens``,
-        ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``tools``, ``tool_choice``,
-        ``stream_options``, ``extra_body`` (see ``SamplingParams``; not ``stop``, which
-        ``compare()`` takes as its Stop event). Checked here: a bad one raises
-        ``ValidationError`` at once.
+    **params : Unpack[SamplingParams]
+        The request fields sent with every call, as for ``chat()``: ``temperature``,
+        ``max_tokens``, ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``stop``
+        (stop sequences), ``tools``, ``tool_choice``, ``stream_options``, ``extra_body``.
+        Checked here: a bad one raises ``ValidationError`` at once.
 
     Examples
     --------
@@ -198,8 +198,9 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         blind: bool = False,
         tag: str | None = None,
         seed: int | None = None,
-        **params: Unpack[CompareParams],
+        **params: Unpack[SamplingParams],
     ) -> None:
+        check_stop_is_not_an_event(params, "the panel's Stop button (or .stop()) stops a run")
         build_chat_body("x", model="m", stream=True, params=params)  # bad params fail here
         self.client = as_async_client(client)
         self.blind = blind
@@ -212,7 +213,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._busy = False
         self._voted = False
         self._awaiting_vote = False  # from a run's start to its vote
-        self._stop: asyncio.Event | None = None
+        self._cancel: asyncio.Event | None = None
         self._ranking: list[str] = []
         self.votes: list[Vote] = []
         self.last_prompt: str | None = None
@@ -396,7 +397,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._voted = False
         self._awaiting_vote = True
         self._ranking = []
-        self._stop = asyncio.Event()
+        self._cancel = asyncio.Event()
         self._update_controls()
         self.last_prompt = prompt
         self.prompt_shown.value = (
@@ -419,7 +420,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 run_id=f"cmp-{uuid.uuid4().hex[:12]}",
                 progress=False,
                 on_update=self._on_update,
-                stop=self._stop,
+                cancel=self._cancel,
                 **self.params,
             )
         except Exception as err:
@@ -433,7 +434,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             raise
         finally:
             self._busy = False
-            self._stop = None
+            self._cancel = None
             self._update_controls()
             self._update_budget()
         labels = [self._columns[m].label for m in order]
@@ -450,8 +451,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
 
     def stop(self) -> None:
         """Stop every column of the run in flight; what arrived is kept, marked "cancelled"."""
-        if self._stop is not None:
-            self._stop.set()
+        if self._cancel is not None:
+            self._cancel.set()
             self._set_status("Stopping every column…")
 
     def vote(self, choice: str | int | Sequence[str | int]) -> Vote:

@@ -228,6 +228,30 @@ def test_estimate_on_an_empty_ledger_says_unknown_and_reads_no_other_ledger(
     assert est["calls"].eq(0).all() and est["note"].str.startswith("unknown").all()
 
 
+async def test_stop_is_the_stop_sequences_as_in_chat(sim: Simulator, ledger: UsageLedger) -> None:
+    df = await acompare(
+        ["Name three rivers."],
+        ["sim/echo"],
+        client=client(sim, ledger),
+        progress=False,
+        stop=" rivers",
+    )
+    assert df["text"].tolist() == ["Name three"] and df["finish_reason"].tolist() == ["stop"]
+    assert ledger.to_dataframe()["status"].tolist() == ["ok"]
+
+
+def test_an_event_as_stop_is_refused_before_anything_is_sent(ledger: UsageLedger) -> None:
+    with Simulator(speed=0) as own:
+        with q.Client(own.api_key, own.base_url, ledger=ledger) as c:
+            with pytest.raises(TypeError, match=r"stop sequences.*cancel="):
+                compare(["hi"], MODELS, client=c, progress=False, stop=asyncio.Event())  # type: ignore[arg-type]
+            assert len(ledger) == 0
+            # stop sequences are checked as chat() checks them: every cell fails unsent
+            df = compare(["hi"], MODELS, client=c, progress=False, stop=list("abcde"))
+            assert df["error"].str.contains("stop accepts at most 4 sequences").all()
+        assert own.stats.requests == 0
+
+
 async def test_stop_cuts_the_cells_in_flight_and_sends_no_more(ledger: UsageLedger) -> None:
     with Simulator(speed=0, chunk_delay_s=0.02) as slow:
         c = q.AsyncClient(slow.api_key, slow.base_url, ledger=ledger)
@@ -245,7 +269,7 @@ async def test_stop_cuts_the_cells_in_flight_and_sends_no_more(ledger: UsageLedg
             concurrency=2,
             progress=False,
             on_update=on_update,
-            stop=stop,
+            cancel=stop,
         )
         sent = slow.stats.requests
     assert len(df) == 12 and set(df["status"]) == {"cancelled"}
@@ -286,7 +310,7 @@ async def test_a_stopped_cell_shows_its_estimated_credit_marked_as_such(
             concurrency=2,
             progress=False,
             on_update=on_update,
-            stop=stop,
+            cancel=stop,
         )
     sent = df[df["error"] == "stopped"]
     assert len(sent) == 2 and set(df["status"]) == {"cancelled"}

@@ -174,7 +174,7 @@ async def test_resume_sends_only_the_unfinished_cells_and_gives_the_same_frame(
                 client=c,
                 concurrency=1,
                 progress=False,
-                stop=stop,
+                cancel=stop,
                 on_update=on_update,
                 temperature=0,
             )

@@ -68,7 +68,7 @@ def test_the_client_page_has_the_parameter_table_and_the_sampling_fields(site: P
 def test_every_entry_point_has_its_page_section(site: Path) -> None:
     pages = {
         "client": ["connect", "aconnect", "login", "Client", "AsyncClient", "SamplingParams"],
-        "comparison": ["compare", "acompare", "estimate", "CompareParams"],
+        "comparison": ["compare", "acompare", "estimate"],
         "ledger": ["UsageLedger"],
         "simulator": ["Simulator"],
         "widgets": ["ChatPanel", "ComparePanel", "UsageDashboard", "ChatPanelParams"],

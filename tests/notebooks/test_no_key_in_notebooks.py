@@ -85,10 +85,14 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     panel_path = tmp / PANEL_NOTEBOOK
     nbformat.write(panel_notebook(), panel_path)
     paths = [*NOTEBOOKS, panel_path]
+    kernel_tmp = tmp / "kernel-tmp"  # the kernels' temporary directory (tempfile's TMPDIR)
+    kernel_tmp.mkdir()
     with Simulator(api_key=key) as sim:
         env = runner.simulator_env(sim.base_url, key, tmp / "usage.sqlite")
+        env["TMPDIR"] = str(kernel_tmp)
         results = runner.execute_notebooks(paths, env, jobs=len(paths), timeout=90)
         requests = sim.stats.requests
+    left = sorted(p.name for p in kernel_tmp.iterdir())
     texts = {}
     for path, result in zip(paths, results, strict=True):
         if isinstance(result, BaseException):
@@ -96,7 +100,7 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         out = tmp / f"saved-{path.name}"
         nbformat.write(result, out)
         texts[path.name] = out.read_text(encoding="utf-8")
-    return {"key": key, "texts": texts, "requests": requests}
+    return {"key": key, "texts": texts, "requests": requests, "left": left}
 
 
 def test_the_notebooks_really_ran_against_the_simulator(saved: dict[str, Any]) -> None:
@@ -105,6 +109,12 @@ def test_the_notebooks_really_ran_against_the_simulator(saved: dict[str, Any]) -
     for name, text in saved["texts"].items():
         nb = nbformat.reads(text, as_version=4)
         assert any(cell.get("outputs") for cell in nb.cells), name
+
+
+def test_the_notebooks_leave_nothing_in_the_temporary_directory(saved: dict[str, Any]) -> None:
+    # a run of the tutorials must not leave a folder behind (06's report goes to a temporary
+    # directory that its cell removes)
+    assert saved["left"] == []
 
 
 @pytest.mark.parametrize("name", [p.name for p in NOTEBOOKS] + [PANEL_NOTEBOOK])

@@ -176,3 +176,45 @@ async def test_a_chat_panel_reply_echoing_the_key_keeps_it_masked(sim: Simulator
     finally:
         panel.close()
         await client.aclose()
+
+
+async def test_a_stopped_comparison_cell_echoing_the_key_keeps_it_masked(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    import asyncio
+    import sqlite3
+
+    from qolaba_nb.comparison import CompareCell, acompare
+
+    prompt = PROMPT + ", then a long tail of words" * 20  # still streaming after the key
+    cancel = asyncio.Event()
+    live: list[str] = []
+    final: list[str] = []
+
+    def on_update(cell: CompareCell) -> None:
+        if cell.done:
+            final.append(cell.text)
+        elif KEY in cell.text:  # the key has arrived (in pieces): stop, as the Stop button does
+            live.append(cell.text)
+            cancel.set()
+
+    headers = {"x-sim-chunk-chars": "5"}
+    db = tmp_path / "usage.sqlite"
+    with UsageLedger(db, store_text=True) as ledger:
+        async with q.AsyncClient(KEY, sim.base_url, headers=headers, ledger=ledger) as c:
+            df = await acompare(
+                [prompt], ["sim/echo"], client=c, progress=False, on_update=on_update, cancel=cancel
+            )
+        calls = ledger.to_dataframe()
+    assert live  # it was stopped with the key in the live text ...
+    (text,) = df["text"]
+    assert df["status"].tolist() == ["cancelled"] and df["error"].tolist() == ["stopped"]
+    assert MASK in text and len(text) < len(prompt)  # ... and what arrived is kept, masked
+    assert final == [text]  # what the panel's column shows when the cell is done
+    assert_clean(df.drop(columns="prompt").to_csv(), "the comparison frame")  # (prompt: the user's)
+    assert calls["status"].tolist() == ["cancelled"] and MASK in calls["completion_text"].iloc[0]
+    with sqlite3.connect(db) as con:  # the cells table, and everything else the ledger keeps
+        cells = con.execute("SELECT * FROM cells").fetchall()
+        dump = "\n".join(con.iterdump())
+    assert_clean(repr(cells), "the cells table")
+    assert_clean(dump, "the ledger file")

@@ -104,6 +104,23 @@ def test_bad_params_fail_at_once(client: AsyncClient) -> None:
         ComparePanel(MODELS, client=client, temperature=5)
 
 
+async def test_stop_is_the_stop_sequences_of_every_call(
+    client: AsyncClient, ledger: UsageLedger
+) -> None:
+    panel = ComparePanel(["sim/echo", "sim/echo"], client=client, stop=[" rivers"])
+    frame = await panel.run("Name three rivers.")
+    assert list(frame["status"]) == ["ok", "ok"]
+    assert list(frame["text"]) == ["Name three", "Name three"]  # cut before the stop sequence
+    assert list(frame["finish_reason"]) == ["stop", "stop"]
+
+
+def test_an_event_as_stop_says_the_panel_has_its_own_stop(client: AsyncClient) -> None:
+    import asyncio
+
+    with pytest.raises(TypeError, match=r"stop sequences.*Stop button"):
+        ComparePanel(MODELS, client=client, stop=asyncio.Event())  # type: ignore[arg-type]
+
+
 async def test_no_key_in_the_compare_panel_state(client: AsyncClient) -> None:
     panel = ComparePanel(MODELS[:2], client=client, blind=True)
     await panel.run("hello")
