@@ -294,7 +294,9 @@ async def acompare(
     TypeError
         An ``asyncio.Event`` given as ``stop=`` (the Stop event is ``cancel=``).
     ValidationError
-        A bad prompt or request field; nothing was sent.
+        A bad prompt; nothing was sent. A bad request field (``temperature=5``) raises
+        nothing: every cell it spoils is a row with status ``api_error`` and the reason in
+        ``error``, unsent, so one model's refusal never costs the others' rows.
 
     Examples
     --------
