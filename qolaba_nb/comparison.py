@@ -324,13 +324,12 @@ async def acompare(
     aclient = AsyncClient.twin(client) if own else client
     assert isinstance(aclient, AsyncClient)
     store = _cell_store(aclient)
+    from .ledger.comparisons import kept_prompt, prompt_fingerprint
 
     # One row (a tuple of COLUMNS) per cell, nothing else kept per cell: the CompareCell of a
     # cell lives only while it runs.
     rows: list[tuple[Any, ...] | None] = [None] * total
     if resume is not None:
-        from .ledger.comparisons import prompt_fingerprint
-
         if store is None:
             raise ValueError("resume= needs a client with a UsageLedger")
         textless = 0
@@ -342,6 +341,7 @@ async def acompare(
                 )
             if row[1] != models[index // repeats % len(models)]:
                 raise ValueError(f"run {run_id!r} does not match these models (cell {index})")
+            row = (label, *row[1:])  # the prompt, also where the ledger kept its fingerprint
             if row[3] is None:  # kept without its reply (store_text=False): sent again
                 textless += 1
             else:
@@ -397,6 +397,7 @@ async def acompare(
         """Keep a finished cell for ``resume=``; a ledger that fails loses no row of the run."""
         nonlocal unkept
         assert store is not None
+        row = (kept_prompt(str(row[0]), aclient._api_key), *row[1:])
         try:
             store.save_cell(run_id, index, row, tag=tag)
         except Exception as err:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from .._config import Secret, redact
 from .._record import SESSION_ID
 from ..comparison import COLUMNS as FRAME_COLUMNS
 from .migrations import Schema
@@ -137,6 +138,12 @@ _SAVE_CELL: Final = (
 def prompt_fingerprint(prompt: str) -> str:
     """What a cell keeps in place of its prompt when the ledger keeps no text."""
     return "sha256:" + hashlib.sha256(prompt.encode("utf-8")).hexdigest()
+
+
+def kept_prompt(prompt: str, secret: Secret | None) -> str:
+    """What a cell or a vote keeps of its prompt: the prompt, or its fingerprint when it holds
+    the API key (masking it would keep ``resume=`` from matching the prompt again)."""
+    return prompt if redact(prompt, secret) == prompt else prompt_fingerprint(prompt)
 
 
 def _json_list(text: str) -> list[Any]:

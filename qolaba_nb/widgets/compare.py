@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import random
 import string
@@ -619,8 +620,10 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         save = getattr(ledger, "record_vote", None)
         if save is None:
             return
+        from ..ledger.comparisons import kept_prompt
+
         try:
-            save(vote)
+            save(dataclasses.replace(vote, prompt=kept_prompt(vote.prompt, self.client._api_key)))
         except Exception as err:  # the vote is kept in self.votes: say so, lose nothing
             self._set_status(f"The vote is kept here but not in the ledger: {err}", "warn")
 

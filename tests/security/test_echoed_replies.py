@@ -218,3 +218,52 @@ async def test_a_stopped_comparison_cell_echoing_the_key_keeps_it_masked(
         dump = "\n".join(con.iterdump())
     assert_clean(repr(cells), "the cells table")
     assert_clean(dump, "the ledger file")
+
+
+async def test_a_prompt_holding_the_key_is_kept_as_its_fingerprint_and_still_resumes(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    from qolaba_nb.comparison import acompare
+    from qolaba_nb.ledger.comparisons import prompt_fingerprint
+
+    db = tmp_path / "usage.sqlite"
+    with UsageLedger(db) as ledger:  # the default: comparison cells keep their text
+        async with q.AsyncClient(KEY, sim.base_url, ledger=ledger) as c:
+            first = await acompare([PROMPT, "Hi"], ["sim/echo"], client=c, progress=False)
+            sent = sim.stats.requests
+            again = await acompare(
+                [PROMPT, "Hi"],
+                ["sim/echo"],
+                client=c,
+                progress=False,
+                resume=first.attrs["run_id"],
+            )
+        cells = ledger.cells()
+    assert sim.stats.requests == sent  # both cells came back from the ledger, none sent again
+    assert again["prompt"].tolist() == [PROMPT, "Hi"]  # the user's own prompts, as given
+    assert again.drop(columns="prompt").equals(first.drop(columns="prompt"))
+    assert set(cells["prompt"]) == {prompt_fingerprint(PROMPT), "Hi"}  # "Hi" kept as it is
+    with sqlite3.connect(db) as con:
+        dump = "\n".join(con.iterdump())
+    assert_clean(dump, "the ledger file")
+
+
+async def test_a_vote_on_a_prompt_holding_the_key_keeps_its_fingerprint(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    from qolaba_nb.ledger.comparisons import prompt_fingerprint
+    from qolaba_nb.widgets import ComparePanel
+
+    with UsageLedger(tmp_path / "usage.sqlite") as ledger:
+        async with q.AsyncClient(KEY, sim.base_url, ledger=ledger) as c:
+            panel = ComparePanel(["openai/gpt-4o", "sim/echo"], client=c, blind=False)
+            try:
+                await panel.run(PROMPT)
+                panel.vote("tie")
+            finally:
+                panel.close()
+        votes = ledger.votes()
+    assert votes["prompt"].tolist() == [prompt_fingerprint(PROMPT)]
+    assert_clean(votes.to_csv(), "the votes table")
