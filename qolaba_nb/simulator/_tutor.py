@@ -129,6 +129,16 @@ def _gadget(groups: tuple[str, ...], _messages: Sequence[Any], style: int) -> st
     return lines[style % len(lines)]
 
 
+def _pong(groups: tuple[str, ...], _messages: Sequence[Any], style: int) -> str:
+    n = groups[0] if groups else "?"
+    lines = [
+        f"Pong number {n}: I am here.",
+        f"Pong! (a reply to ping number {n})",
+        f"Ping {n} received loud and clear: pong.",
+    ]
+    return lines[style % len(lines)]
+
+
 _EXPLAIN = {
     "tides": (
         "Tides are the slow rise and fall of the sea, about twice a day. The Moon's gravity "
@@ -433,6 +443,59 @@ ANSWERS: tuple[tuple[str, tuple[Variant, ...]], ...] = (
         (
             "Mercury\nVenus\nEarth\nMars\nJupiter\nSaturn\nUranus\nNeptune",
             "Mercury\nVenus\nEarth\nMars\nJupiter\nSaturn\nUranus\nNeptune\n",
+        ),
+    ),
+    # ---- notebooks/06_which_model.ipynb
+    (
+        r"give three tips for writing a clear email",
+        (
+            "1. **Say what you want in the first line**: the request or the news, then the "
+            "details.\n2. **One topic per email**, with a subject line that names it.\n"
+            "3. **Keep it short**: short paragraphs, plain words, and a clear next step "
+            "(who does what, by when).\n",
+            "Put the point first (what you need and by when), stick to one subject that the "
+            "subject line announces, and cut every sentence the reader does not need. Read "
+            "it once aloud before sending: what you stumble over, they will too.",
+            "Three habits help most:\n\n- lead with the ask;\n- use short paragraphs or a "
+            'list for details;\n- end with a clear next step, such as "Could you reply by '
+            'Friday?"\n',
+        ),
+    ),
+    (
+        r"what is the difference between weather and climate",
+        (
+            "**Weather** is what the atmosphere does on a given day in a given place: rain, "
+            "sun, wind, temperature. **Climate** is the average of the weather over a long "
+            "time (usually 30 years or more). Weather is your mood today; climate is your "
+            "personality.",
+            "Weather changes hour by hour and day by day; climate is the long-term pattern, "
+            "the typical weather of a region over decades. A cold week says little about "
+            "the climate; thirty years of warmer winters says a lot.",
+        ),
+    ),
+    # ---- notebooks/05_sampling_and_errors.ipynb
+    (
+        r"ping number (\d+)",
+        _styled(_pong, 3),
+    ),
+    (
+        r"what s the weather in paris right now",
+        (
+            "I cannot look up live weather: I have no access to current data. Give me a "
+            "weather tool (the `get_weather` function of the tools tutorial) and I will call "
+            "it for Paris; or check a weather service such as Météo-France.",
+            "I do not know the weather right now: a language model has no live data. If the "
+            'request includes a weather tool, I can call it with `city="Paris"` and tell '
+            "you what it returns.",
+        ),
+    ),
+    (
+        r"what colour is this square",
+        (
+            "I do not see a square: this message has no image. Attach one (an `image_url` "
+            "part next to the text) and ask again.",
+            "There is no picture in this message for me to look at. Send the square as an "
+            "image part of the message and I will tell you its colour.",
         ),
     ),
 )
