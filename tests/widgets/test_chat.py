@@ -432,6 +432,49 @@ async def test_api_errors_show_as_a_card_and_the_chat_goes_on(
     assert list(ledger.to_dataframe()["status"]) == ["api_error", "ok"]
 
 
+def card_text(card: dict[str, object]) -> str:
+    return re.sub(r"<[^>]+>", " ", str(card["html"])).lower()
+
+
+@pytest.mark.parametrize(
+    ("model", "title"),
+    [
+        ("sim/rate-limited", "Rate limited (HTTP 429)"),
+        ("sim/upstream-error", "API error (HTTP 502)"),
+        ("sim/mid-stream-error", "The stream reported an error"),
+        ("sim/cut-stream", "The reply was cut off"),
+    ],
+    ids=["429", "502", "stream-error", "cut-off"],
+)
+async def test_an_error_card_says_its_title_once(
+    sim: Simulator, ledger: UsageLedger, model: str, title: str
+) -> None:
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, max_retries=0) as c:
+        panel = ChatPanel(c, model=model)
+        with pytest.raises(Exception):  # noqa: B017 - each model fails its own way
+            await panel.send("hello")
+    cards = [m for m in panel.transcript.messages if m["role"] == "error"]
+    assert len(cards) == 1
+    html = str(cards[0]["html"])
+    assert html.count("<strong>") == 1 and html.startswith(f"<p><strong>{title}</strong></p>")
+    text = card_text(cards[0])
+    assert text.count(title.lower()) == 1, html
+    assert text.count("retry after") <= 1, html  # the server's own words are not doubled
+    assert text.count("request id") <= 1, html
+
+
+async def test_a_connection_error_card_says_connection_error_once(
+    ledger: UsageLedger,
+) -> None:
+    async with AsyncClient("k", "http://127.0.0.1:9", ledger=ledger, max_retries=0) as down:
+        panel = ChatPanel(down, model="sim/echo")
+        with pytest.raises(Exception, match="connection error"):
+            await panel.send("anyone?")
+    card = panel.transcript.messages[-1]
+    assert card_text(card).count("connection error") == 1, card["html"]
+    assert "ConnectError" in str(card["html"])  # what failed is still said
+
+
 async def test_a_connection_error_shows_as_a_card(ledger: UsageLedger) -> None:
     async with AsyncClient("k", "http://127.0.0.1:9", ledger=ledger, max_retries=0) as down:
         panel = ChatPanel(down, model="sim/echo")

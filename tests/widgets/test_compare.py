@@ -10,6 +10,7 @@ import pytest
 from qolaba_nb import AsyncClient, ValidationError
 from qolaba_nb.comparison import COLUMNS
 from qolaba_nb.ledger import UsageLedger
+from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ComparePanel
 from qolaba_nb.widgets.compare import VOTE_COLUMNS
 
@@ -127,3 +128,20 @@ async def test_no_key_in_the_compare_panel_state(client: AsyncClient) -> None:
     for widget in all_widgets(panel):
         assert SECRET_KEY not in json.dumps(widget.get_state(), default=str)
     assert repr(panel) == "<ComparePanel models=2 runs=1 blind=True>"
+
+
+async def test_a_failed_column_has_one_card_with_one_title(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    models = ["sim/echo", "sim/upstream-error", "sim/rate-limited"]
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, max_retries=0) as c:
+        panel = ComparePanel(models, client=c)
+        frame = await panel.run("hello")
+    assert list(frame["status"]) == ["ok", "api_error", "api_error"]
+    for column, code in zip(panel.columns[1:], ("502", "429"), strict=True):
+        cards = [m for m in column.transcript.messages if m["role"] == "error"]
+        assert len(cards) == 1
+        html = str(cards[0]["html"])
+        assert html.count("<strong>") == 1, html
+        assert html.count(f"HTTP {code}") == 1, html
+        assert html.lower().count("request id") == 1, html
