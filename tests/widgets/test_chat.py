@@ -383,6 +383,52 @@ async def test_an_invalid_control_shows_its_error_and_nothing_is_sent(
     assert not panel.send_button.disabled
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("temperature", "5"), ("max_tokens", "0")], ids=["temperature", "max"]
+)
+async def test_the_status_line_clears_when_the_setting_is_fixed(
+    client: AsyncClient, field: str, value: str
+) -> None:
+    panel = ChatPanel(client, model="sim/echo")
+    panel.params.fields[field].text.value = value
+    panel.prompt.submit("hello")  # Enter: refused, the status line says why
+    assert "Fix the settings" in panel.status.value and panel.send_button.disabled
+    with pytest.raises(ValidationError):
+        await panel.send("hello")  # the Python twin words it its own way
+    assert f"Fix {field} first" in panel.status.value
+
+    panel.params.fields[field].text.value = "1"  # fixed
+    assert panel.status.value == ""
+    assert panel.params.fields[field].error.value == ""
+    assert not panel.send_button.disabled
+    panel.prompt.submit()  # the text kept in the box goes now
+    await until(lambda: len(panel.messages) == 2)
+
+
+async def test_the_status_line_clears_when_an_image_replaces_a_refused_file(
+    client: AsyncClient,
+) -> None:
+    panel = ChatPanel(client, model="openai/gpt-4o")
+    panel.upload.value = (upload("notes.txt", "text/plain", b"hi"),)
+    assert "not an image" in panel.status.value
+    panel.prompt.emit("files", [("dot.png", "image/png", PNG_1PX)])  # pasted instead
+    assert panel.status.value == "" and panel.attachments == ["dot.png"]
+    assert not panel.send_button.disabled
+
+
+async def test_a_busy_refusal_clears_when_the_reply_ends(sim: Simulator) -> None:
+    slow = {"x-sim-chunks": "20", "x-sim-chunk-delay": "0.02"}
+    async with AsyncClient(sim.api_key, sim.base_url, headers=slow) as c:
+        panel = ChatPanel(c, model="sim/echo")
+        panel.prompt.submit("first")
+        await until(lambda: panel.busy)
+        panel.prompt.submit("second")  # too early
+        assert "still streaming" in panel.status.value
+        await until(lambda: not panel.busy)
+        assert panel.status.value == "" and not panel.send_button.disabled
+        assert panel.prompt.value == "second"  # kept for the user to send
+
+
 async def test_valid_controls_are_sent_with_the_request(
     client: AsyncClient, sim: Simulator
 ) -> None:
