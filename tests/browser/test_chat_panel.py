@@ -256,7 +256,9 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
         root.scroll_into_view_if_needed()
         assert_not_clipped(page, root)
         root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-800px")))
-    check_error_card_reads_well(page, output_locator(page, 5).locator(".qnb-chat-panel"))
+    errors = output_locator(page, 5).locator(".qnb-chat-panel")
+    check_error_card_reads_well(page, errors)
+    check_reply_headings_are_text_sized(errors)
 
 
 #: The WCAG contrast ratio of ``el``'s text on what is behind it, from the computed styles:
@@ -307,6 +309,19 @@ def check_error_card_reads_well(page: Page, panel: Locator) -> None:
         assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
         assert seen["ratio"] >= 4.5, seen
     card.screenshot(path=str(artifact_path("chat-error-card-dark")))
+
+
+def check_reply_headings_are_text_sized(panel: Locator) -> None:
+    """A reply's "# Big heading" is a heading of the reply's text, at most 1.3x its body
+    text: not the notebook's 2.6em heading (sim/echo says the Markdown back)."""
+    panel.locator(".widget-dropdown select").select_option("sim/echo")
+    send(panel, "# Big heading\n\nBody text under it.\n\n## Smaller one", 4)
+    body = messages(panel).nth(3).locator(".qnb-body")
+    expect(body.locator("h1")).to_have_text("Big heading")
+    size = "el => parseFloat(getComputedStyle(el).fontSize)"
+    text_px = body.locator("p").first.evaluate(size)
+    h1_px, h2_px = body.locator("h1").evaluate(size), body.locator("h2").evaluate(size)
+    assert text_px > 0 and text_px < h2_px <= h1_px <= 1.3 * text_px, (text_px, h1_px, h2_px)
 
 
 def assert_not_clipped(page: Page, root: Locator) -> None:
