@@ -303,7 +303,11 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 self.model_box,
                 self.hidden_note,
                 self.prompt,
-                w.HBox([self.send_button, self.stop_button, self.estimate_line]),
+                # wraps when narrow: squeezed, the buttons would cut their labels short
+                w.HBox(
+                    [self.send_button, self.stop_button, self.estimate_line],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center"),
+                ),
                 self.prompt_shown,
                 self.columns_box,
                 self.vote_bar,

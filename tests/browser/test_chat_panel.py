@@ -256,6 +256,7 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
         root.scroll_into_view_if_needed()
         assert_not_clipped(page, root)
         root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-800px")))
+    check_600px(page)
     errors = output_locator(page, 5).locator(".qnb-chat-panel")
     check_error_card_reads_well(page, errors)
     check_reply_headings_are_text_sized(errors)
@@ -309,6 +310,44 @@ def check_error_card_reads_well(page: Page, panel: Locator) -> None:
         assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
         assert seen["ratio"] >= 4.5, seen
     card.screenshot(path=str(artifact_path("chat-error-card-dark")))
+
+
+#: Buttons of the panels (not a column's vote, named after its model) whose label is cut.
+_CUT_LABELS = """() => [...document.querySelectorAll(
+        '.qnb-chat-panel button.widget-button, .qnb-compare-panel button.widget-button')]
+    .filter((b) => !b.closest('.qnb-compare-column') && b.getClientRects().length)
+    .filter((b) => b.scrollWidth > b.clientWidth + 1)
+    .map((b) => `${b.textContent} ${b.scrollWidth}>${b.clientWidth}`)"""
+
+
+def check_600px(page: Page) -> None:
+    """At 600 px wide, both panels keep every control inside the panel and the window, and a
+    validation message sits under its field or at least as wide (not one letter a line).
+    The file browser is folded away, as it would be in a window that narrow."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.set_viewport_size({"width": 600, "height": 1000})
+    page.wait_for_timeout(500)
+    chat = output_locator(page, 1).locator(".qnb-chat-panel")
+    field = chat.locator(".widget-text", has=page.locator('input[placeholder="0–2"]'))
+    field.locator("input").fill("5")  # temperature out of range
+    message = chat.locator(".qnb-param-error").first
+    expect(message).to_contain_text("temperature")
+    for index, selector in ((1, ".qnb-chat-panel"), (4, ".qnb-compare-panel")):
+        root = output_locator(page, index).locator(selector)
+        root.scroll_into_view_if_needed()
+        assert_not_clipped(page, root)
+        frame = root.bounding_box()
+        assert frame and frame["x"] + frame["width"] <= 600 + 1, frame
+        root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-600px")))
+    cut = page.evaluate(_CUT_LABELS)  # the panels' own buttons show their whole labels
+    assert cut == [], cut
+    near, note = field.bounding_box(), message.bounding_box()
+    assert near and note
+    below = note["y"] >= near["y"] + near["height"] - 1
+    assert below or note["width"] >= near["width"], (near, note)
+    assert note["x"] + note["width"] <= 600 + 1, note
+    field.locator("input").fill("")
+    expect(message).to_have_text("")
 
 
 def check_reply_headings_are_text_sized(panel: Locator) -> None:
