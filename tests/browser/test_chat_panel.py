@@ -46,6 +46,7 @@ CELLS = [
     "x = 1  # replaced by the save/load step",
     REASONING,
     'ComparePanel(["openai/gpt-4o", "google/gemini-2.5-flash"], client=AsyncClient())',
+    'e = ChatPanel(AsyncClient(max_retries=0), model="sim/upstream-error")\ne',
 ]
 
 _PASTE = """([selector, b64]) => {
@@ -255,8 +256,72 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
         root.scroll_into_view_if_needed()
         assert_not_clipped(page, root)
         root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-800px")))
-    error = page.evaluate("() => getComputedStyle(document.querySelector('.qnb-reasoning')).color")
-    assert error != "rgb(0, 0, 0)"  # theme text colour, not black on black
+    errors = output_locator(page, 5).locator(".qnb-chat-panel")
+    check_error_card_reads_well(page, errors)
+    check_reply_headings_are_text_sized(errors)
+
+
+#: The WCAG contrast ratio of ``el``'s text on what is behind it, from the computed styles:
+#: each ancestor's background, from the first opaque one down to ``el``'s own (a tint is
+#: see-through), is painted on a 1x1 canvas, then the text colour over that.
+_CONTRAST = """(el) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 1;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const paint = (colour) => { ctx.fillStyle = colour; ctx.fillRect(0, 0, 1, 1);
+                                return [...ctx.getImageData(0, 0, 1, 1).data]; };
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+        const bg = getComputedStyle(node).backgroundColor;
+        layers.unshift(bg);
+        ctx.clearRect(0, 0, 1, 1);
+        if (paint(bg)[3] === 255) break;  // opaque: nothing under it shows
+    }
+    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 1, 1);  // the page under it all
+    let bg;
+    for (const layer of layers) bg = paint(layer);
+    const background = [...bg];
+    const text = paint(getComputedStyle(el).color);
+    const luminance = ([r, g, b]) => {
+        const lin = (c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const [hi, lo] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+    return {ratio: (hi + 0.05) / (lo + 0.05), background: luminance(background),
+            text: luminance(text)};
+}"""
+
+
+def check_error_card_reads_well(page: Page, panel: Locator) -> None:
+    """In the dark theme, an API error card is light text on a dark tint, contrast >= 4.5
+    (WCAG AA), its title and its detail both: not pale pink on black."""
+    panel.scroll_into_view_if_needed()
+    box = panel.locator(".qnb-prompt-box")
+    box.fill("this model always fails")
+    box.press("Enter")
+    card = panel.locator(".qnb-transcript .qnb-role-error")
+    expect(card).to_contain_text("API error (HTTP 502)", timeout=20_000)
+    for part in (card, card.locator("strong"), card.locator(".qnb-plain")):
+        seen = part.evaluate(_CONTRAST)
+        assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
+        assert seen["ratio"] >= 4.5, seen
+    card.screenshot(path=str(artifact_path("chat-error-card-dark")))
+
+
+def check_reply_headings_are_text_sized(panel: Locator) -> None:
+    """A reply's "# Big heading" is a heading of the reply's text, at most 1.3x its body
+    text: not the notebook's 2.6em heading (sim/echo says the Markdown back)."""
+    panel.locator(".widget-dropdown select").select_option("sim/echo")
+    send(panel, "# Big heading\n\nBody text under it.\n\n## Smaller one", 4)
+    body = messages(panel).nth(3).locator(".qnb-body")
+    expect(body.locator("h1")).to_have_text("Big heading")
+    size = "el => parseFloat(getComputedStyle(el).fontSize)"
+    text_px = body.locator("p").first.evaluate(size)
+    h1_px, h2_px = body.locator("h1").evaluate(size), body.locator("h2").evaluate(size)
+    assert text_px > 0 and text_px < h2_px <= h1_px <= 1.3 * text_px, (text_px, h1_px, h2_px)
 
 
 def assert_not_clipped(page: Page, root: Locator) -> None:
