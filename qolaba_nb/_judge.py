@@ -20,12 +20,13 @@ import itertools
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Unpack
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ._client import AsyncClient, Client
+    from ._types import SamplingParams
 
 __all__ = ["DEFAULT_RUBRIC", "JUDGE_COLUMNS", "ajudge", "judge", "judge_tag", "parse_verdict"]
 
@@ -154,9 +155,13 @@ async def ajudge(
     tag: str | None = None,
     concurrency: int = 4,
     progress: bool = False,
-    **params: Any,
+    **params: Unpack[SamplingParams],
 ) -> pd.DataFrame:
     """Score every successful reply of a comparison frame with a judge model.
+
+    The judge's calls go through ``client`` (its budget and ledger), tagged
+    ``judge_tag(tag)``; a verdict not in the asked format is a row with ``judge_error``, never
+    an exception.
 
     Parameters
     ----------
@@ -165,28 +170,50 @@ async def ajudge(
         ``text`` and ``status``; only rows with status "ok" are judged.
     model : str
         The judge model's id.
-    rubric : str, optional
-        What a good reply is; written into every judge prompt.
+    rubric : str, default DEFAULT_RUBRIC
+        What a good reply is; written into every judge prompt (default: "Correct, complete
+        and clear; no padding.").
     mode : {"pointwise", "pairwise"}, default "pointwise"
         "pointwise": each reply gets ``judge_score`` (1 to 10). "pairwise": every pair of
         replies to one prompt (and repeat) is judged in both orders; each reply gets
         ``judge_win_rate`` (wins plus half the ties, over its pairs).
-    client : Client, AsyncClient or None, optional
-        The client of the judge's calls (same budget and ledger); None: from the environment.
-    tag : str or None, optional
-        The comparison's tag; the judge's calls are tagged ``judge_tag(tag)``.
+    client : Client, AsyncClient or None, default None
+        The client of the judge's calls (same budget and ledger); None: from the environment
+        (``QOLABA_API_KEY`` / ``QOLABA_BASE_URL``).
+    tag : str or None, default None
+        The comparison's tag; the judge's calls are tagged ``judge_tag(tag)`` (``"judge"``
+        or ``"<tag>/judge"``).
     concurrency : int, default 4
         Judge calls in flight at most.
     progress : bool, default False
         Show a progress bar for the judge's calls.
-    **params
-        Sampling parameters for the judge (default ``temperature=0``).
+    **params : Unpack[SamplingParams]
+        The request fields of the judge's calls, as ``compare()`` takes them:
+        ``temperature`` (default 0 here, for repeatable verdicts), ``max_tokens``,
+        ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``stop``, ``tools``,
+        ``tool_choice``, ``stream_options`` and ``extra_body``. See ``SamplingParams``.
 
     Returns
     -------
     pandas.DataFrame
-        A copy of ``df`` with the columns of ``JUDGE_COLUMNS[mode]``; ``attrs["judge_credit"]``
-        and ``attrs["judge_cost"]`` are the judge's totals, apart from the replies'.
+        A copy of ``df`` with the columns of ``JUDGE_COLUMNS[mode]``; ``judge_credit`` is
+        each row's share of the judge's credits. ``attrs["judge_credit"]`` and
+        ``attrs["judge_cost"]`` (USD) are the judge's totals, apart from the replies'.
+
+    Raises
+    ------
+    ValueError
+        ``mode`` is neither "pointwise" nor "pairwise", or ``df`` lacks one of the columns
+        ``prompt``, ``model``, ``text`` and ``status`` (nothing is sent).
+    ValidationError
+        A request field is not valid (its name or value), before anything is sent.
+
+    Examples
+    --------
+    >>> df = await acompare(["Name three rivers."], ["sim/echo", "sim/lorem"])  # doctest: +SKIP
+    >>> scored = await ajudge(df, model="openai/gpt-4o")  # doctest: +SKIP
+    >>> scored[["model", "judge_score", "judge_reason"]]  # doctest: +SKIP
+    >>> pairs = await ajudge(df, model="openai/gpt-4o", mode="pairwise")  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -308,26 +335,85 @@ def _keep_scores(out: pd.DataFrame, client: Client | AsyncClient | None, model: 
         )
 
 
-def judge(df: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+def judge(
+    df: pd.DataFrame,
+    *,
+    model: str,
+    rubric: str = DEFAULT_RUBRIC,
+    mode: Literal["pointwise", "pairwise"] = "pointwise",
+    client: Client | AsyncClient | None = None,
+    tag: str | None = None,
+    concurrency: int = 4,
+    progress: bool = False,
+    **params: Unpack[SamplingParams],
+) -> pd.DataFrame:
     """``ajudge`` for code that cannot ``await`` (a notebook cell may use either).
+
+    Scores every successful reply of a comparison frame with a judge model; the judge's
+    calls go through ``client`` (its budget and ledger), tagged ``judge_tag(tag)``.
 
     Parameters
     ----------
     df : pandas.DataFrame
-        A comparison frame.
-    **kwargs
-        The keywords of ``ajudge``: ``model`` (required), ``rubric``, ``mode``, ``client``,
-        ``tag``, ``concurrency``, ``progress`` and sampling parameters.
+        A comparison frame (``compare``'s, or ``ComparePanel.results``): ``prompt``,
+        ``model``, ``text`` and ``status``; only rows with status "ok" are judged.
+    model : str
+        The judge model's id.
+    rubric : str, default DEFAULT_RUBRIC
+        What a good reply is; written into every judge prompt (default: "Correct, complete
+        and clear; no padding.").
+    mode : {"pointwise", "pairwise"}, default "pointwise"
+        "pointwise": each reply gets ``judge_score`` (1 to 10). "pairwise": every pair of
+        replies to one prompt (and repeat) is judged in both orders; each reply gets
+        ``judge_win_rate`` (wins plus half the ties, over its pairs).
+    client : Client, AsyncClient or None, default None
+        The client of the judge's calls (same budget and ledger); None: from the environment
+        (``QOLABA_API_KEY`` / ``QOLABA_BASE_URL``).
+    tag : str or None, default None
+        The comparison's tag; the judge's calls are tagged ``judge_tag(tag)`` (``"judge"``
+        or ``"<tag>/judge"``).
+    concurrency : int, default 4
+        Judge calls in flight at most.
+    progress : bool, default False
+        Show a progress bar for the judge's calls.
+    **params : Unpack[SamplingParams]
+        The request fields of the judge's calls, as ``compare()`` takes them:
+        ``temperature`` (default 0 here, for repeatable verdicts), ``max_tokens``,
+        ``top_p``, ``frequency_penalty``, ``presence_penalty``, ``stop``, ``tools``,
+        ``tool_choice``, ``stream_options`` and ``extra_body``. See ``SamplingParams``.
 
     Returns
     -------
     pandas.DataFrame
-        ``df`` with the judge's columns.
+        A copy of ``df`` with the columns of ``JUDGE_COLUMNS[mode]``; ``judge_credit`` is
+        each row's share of the judge's credits. ``attrs["judge_credit"]`` and
+        ``attrs["judge_cost"]`` (USD) are the judge's totals, apart from the replies'.
+
+    Raises
+    ------
+    ValueError
+        ``mode`` is neither "pointwise" nor "pairwise", or ``df`` lacks one of the columns
+        ``prompt``, ``model``, ``text`` and ``status`` (nothing is sent).
+    ValidationError
+        A request field is not valid (its name or value), before anything is sent.
 
     Examples
     --------
+    >>> df = compare(["Name three rivers."], ["sim/echo", "sim/lorem"])  # doctest: +SKIP
     >>> scored = judge(df, model="openai/gpt-4o", rubric="Accurate and short")  # doctest: +SKIP
+    >>> scored[["model", "judge_score", "judge_reason"]]  # doctest: +SKIP
     """
     from .comparison import run_sync
 
-    return run_sync(ajudge, df, **kwargs)
+    return run_sync(
+        ajudge,
+        df,
+        model=model,
+        rubric=rubric,
+        mode=mode,
+        client=client,
+        tag=tag,
+        concurrency=concurrency,
+        progress=progress,
+        **params,
+    )

@@ -225,16 +225,19 @@ def leaderboard(
 
     Parameters
     ----------
-    ledger : UsageLedger, pandas.DataFrame or None, optional
+    ledger : UsageLedger, pandas.DataFrame or None, default None
         Where the votes, judge scores and calls come from: a ledger (None: the default
         ledger), or a comparison frame (``acompare``'s, with judge columns, or
         ``ComparePanel.results`` with its vote columns).
-    run_id : str, sequence of str or None, optional
-        Only these comparison runs.
-    tag : str or None, optional
-        Only the calls and votes with this tag (the judge's own calls never count as replies).
-    since : datetime, timedelta, str or None, optional
-        Only what happened at or after this moment (as ``UsageLedger.to_dataframe``).
+    run_id : str, sequence of str or None, default None
+        Only these comparison runs (None: every run).
+    tag : str or None, default None
+        Only the calls and votes with this tag (None: any tag); the judge's own calls never
+        count as replies.
+    since : datetime, timedelta, str or None, default None
+        Only what happened at or after this moment (as ``UsageLedger.to_dataframe``: a
+        timedelta counts back from now, a str is an ISO date/time or a duration such as
+        ``"1h"``); None: since the start.
     seed : int, default 0
         Seed of the bootstrap: the same data and seed give the same intervals.
     bootstrap : int, default 1000
@@ -248,9 +251,17 @@ def leaderboard(
         ``losses`` are pairwise; ``judged`` counts judge scores; medians are over calls that
         succeeded.
 
+    Raises
+    ------
+    ValueError
+        A frame without a ``model`` column, or a ``since`` that is neither a date/time nor a
+        duration.
+
     Examples
     --------
+    >>> df = compare(["Name three rivers."], ["sim/echo", "sim/lorem"])  # doctest: +SKIP
     >>> board = leaderboard(run_id=df.attrs["run_id"])  # doctest: +SKIP
+    >>> board[["model", "rating", "judge_score", "quality_per_credit"]]  # doctest: +SKIP
     """
     import numpy as np
     import pandas as pd

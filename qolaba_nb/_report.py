@@ -334,9 +334,17 @@ def report(
     pathlib.Path
         The file written.
 
+    Raises
+    ------
+    ValueError
+        ``df`` lacks one of the columns ``prompt``, ``model``, ``text`` and ``status``
+        (nothing is written).
+
     Examples
     --------
-    >>> report(df, "rivers.html", title="Rivers: four models")  # doctest: +SKIP
+    >>> df = compare(["Name three rivers."], ["sim/echo", "sim/lorem"])  # doctest: +SKIP
+    >>> report(judge(df, model="openai/gpt-4o"), "rivers.html", title="Rivers")  # doctest: +SKIP
+    PosixPath('rivers.html')
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

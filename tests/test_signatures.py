@@ -43,8 +43,13 @@ def _targets() -> dict[str, Callable[..., Any]]:
         "compare": q.compare,
         "acompare": q.acompare,
         "estimate": q.estimate,
+        "judge": q.judge,
+        "ajudge": q.ajudge,
+        "leaderboard": q.leaderboard,
+        "report": q.report,
         "UsageLedger": q.UsageLedger,
         "ChatPanel": ChatPanel,
+        "ChatPanel.load": ChatPanel.load,
         "ComparePanel": ComparePanel,
         "UsageDashboard": UsageDashboard,
     }
@@ -246,6 +251,7 @@ def test_shift_tab_shows_the_keywords_of_connect_and_the_client() -> None:
     assert set(inspect.signature(q.compare).parameters) == set(
         inspect.signature(q.acompare).parameters
     )
+    assert str(inspect.signature(q.judge)) == str(inspect.signature(q.ajudge))
 
 
 def test_the_client_connect_and_the_settings_take_the_same_keywords() -> None:

@@ -882,11 +882,61 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
 
     @classmethod
     def load(
-        cls, path: str | Path, client: Client | AsyncClient | None = None, **kwargs: Any
+        cls,
+        path: str | Path,
+        client: Client | AsyncClient | None = None,
+        *,
+        model: str | None = None,
+        tools: Sequence[Callable[..., Any] | Mapping[str, Any]] | None = None,
+        max_tool_rounds: int = 5,
+        tag: str | None = None,
+        **params: Unpack[ChatPanelParams],
     ) -> ChatPanel:
         """A panel holding the conversation ``save`` wrote to ``path``, ready to go on.
 
-        The model and parameters come from the file unless given in ``kwargs``.
+        Every branch of the conversation comes back (the alternatives of each reply, the
+        system prompt, the usage of each reply); the model and the request fields come from
+        the file unless given here. Nothing is sent.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            A file ``ChatPanel.save`` wrote (schema version 1 or later).
+        client : Client, AsyncClient or None, default None
+            The client of the calls the panel makes from now on, as ``ChatPanel``'s
+            (None: an ``AsyncClient`` from ``QOLABA_API_KEY`` / ``QOLABA_BASE_URL``).
+        model : str or None, default None
+            The model to go on with (None: the file's).
+        tools : sequence of callables or dicts, or None, default None
+            The panel's tools, as ``ChatPanel``'s ``tools=`` (functions are not saved in the
+            file, so give them again to keep using them).
+        max_tool_rounds : int, default 5
+            How many times in a row tool results are sent back before the panel stops.
+        tag : str or None, default None
+            The ledger tag of the calls (None: the client's).
+        **params : Unpack[ChatPanelParams]
+            Request fields that replace the file's: ``temperature``, ``top_p``,
+            ``max_tokens``, ``stop``, ``frequency_penalty``, ``presence_penalty``,
+            ``tool_choice``, ``stream_options`` and ``extra_body``. See ``SamplingParams``.
+
+        Returns
+        -------
+        ChatPanel
+            A new panel showing the saved conversation.
+
+        Raises
+        ------
+        ValueError
+            The file is not a conversation ``ChatPanel.save`` wrote, or it was written by a
+            newer qolaba_nb (a schema version this one does not read).
+        OSError
+            The file cannot be read.
+
+        Examples
+        --------
+        >>> panel.save("rivers.json")  # doctest: +SKIP
+        >>> again = ChatPanel.load("rivers.json", connect(), temperature=0.2)  # doctest: +SKIP
+        >>> again  # the conversation, ready to go on  # doctest: +SKIP
         """
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data, dict) or data.get("format") != SAVE_FORMAT:
@@ -897,9 +947,15 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
                 f"{path} has schema version {version!r}; this qolaba_nb reads up to "
                 f"{SCHEMA_VERSION}: upgrade qolaba_nb"
             )
-        params = {**(data.get("params") or {}), **kwargs}
-        params.setdefault("model", data.get("model"))
-        panel = cls(client, **params)
+        fields = {**(data.get("params") or {}), **params}
+        panel = cls(
+            client,
+            model or data.get("model"),
+            tools=tools,
+            max_tool_rounds=max_tool_rounds,
+            tag=tag,
+            **fields,
+        )
         messages, turns = data.get("messages") or [], data.get("turns")
         if version >= 2 and isinstance(turns, list):
             panel._restore_turns(list(messages), turns)

@@ -303,6 +303,24 @@ async def test_save_load_continue_sends_what_a_fresh_conversation_would(
     assert resumed["temperature"] == 0.3
 
 
+async def test_load_takes_the_panel_keywords_and_the_file_fills_the_rest(
+    client: AsyncClient, sim: Simulator, tmp_path: Path
+) -> None:
+    panel = ChatPanel(client, model="openai/gpt-4o", system="Be brief.", temperature=0.3)
+    await panel.send("Name a river")
+    path = panel.save(tmp_path / "chat.json")
+
+    kept = ChatPanel.load(path, client)
+    assert kept.model == "openai/gpt-4o" and kept.params.values()["temperature"] == 0.3
+    loaded = ChatPanel.load(path, client, model="sim/echo", tag="again", max_tokens=7)
+    assert loaded.model == "sim/echo" and loaded.tag == "again"
+    assert loaded.params.values()["temperature"] == 0.3  # from the file
+    await loaded.send("Another one?")
+    body = sim.requests_log[-1]["json"]
+    assert body["model"] == "sim/echo"
+    assert body["max_tokens"] == 7 and body["temperature"] == 0.3
+
+
 async def test_save_keeps_every_branch_and_load_brings_them_back(
     client: AsyncClient, sim: Simulator, tmp_path: Path
 ) -> None:
