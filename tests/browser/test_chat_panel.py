@@ -47,6 +47,7 @@ CELLS = [
     REASONING,
     'ComparePanel(["openai/gpt-4o", "google/gemini-2.5-flash"], client=AsyncClient())',
     'e = ChatPanel(AsyncClient(max_retries=0), model="sim/upstream-error")\ne',
+    'ComparePanel(["sim/echo", "sim/upstream-error"], client=AsyncClient(max_retries=0))',
 ]
 
 _PASTE = """([selector, b64]) => {
@@ -259,6 +260,8 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     check_600px(page)
     errors = output_locator(page, 5).locator(".qnb-chat-panel")
     check_error_card_reads_well(page, errors)
+    compare = output_locator(page, 6).locator(".qnb-compare-panel")  # its failed column
+    check_error_card_reads_well(page, compare, "Failed", "compare")
     check_reply_headings_are_text_sized(errors)
 
 
@@ -296,7 +299,9 @@ _CONTRAST = """(el) => {
 }"""
 
 
-def check_error_card_reads_well(page: Page, panel: Locator) -> None:
+def check_error_card_reads_well(
+    page: Page, panel: Locator, title: str = "API error (HTTP 502)", name: str = "chat"
+) -> None:
     """In the dark theme, an API error card is light text on a dark tint, contrast >= 4.5
     (WCAG AA), its title and its detail both: not pale pink on black."""
     panel.scroll_into_view_if_needed()
@@ -304,12 +309,12 @@ def check_error_card_reads_well(page: Page, panel: Locator) -> None:
     box.fill("this model always fails")
     box.press("Enter")
     card = panel.locator(".qnb-transcript .qnb-role-error")
-    expect(card).to_contain_text("API error (HTTP 502)", timeout=20_000)
+    expect(card).to_contain_text(title, timeout=20_000)
     for part in (card, card.locator("strong"), card.locator(".qnb-plain")):
         seen = part.evaluate(_CONTRAST)
         assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
         assert seen["ratio"] >= 4.5, seen
-    card.screenshot(path=str(artifact_path("chat-error-card-dark")))
+    card.screenshot(path=str(artifact_path(f"{name}-error-card-dark")))
 
 
 #: Buttons of the panels (not a column's vote, named after its model) whose label is cut.
