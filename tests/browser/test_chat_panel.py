@@ -244,6 +244,8 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     assert streamed.get_attribute("open") is None
     expect(streamed.locator(".qnb-reasoning-body")).to_be_hidden()
 
+    check_an_error_moves_nothing(page, panel)
+
     # dark theme, 800 px wide: nothing clipped, both panels
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme',"
@@ -315,6 +317,21 @@ def check_error_card_reads_well(
         assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
         assert seen["ratio"] >= 4.5, seen
     card.screenshot(path=str(artifact_path(f"{name}-error-card-dark")))
+
+
+def check_an_error_moves_nothing(page: Page, panel: Locator) -> None:
+    """At full width, a temperature error shows beside its field without moving the other
+    column of settings (it used to shift it about 300 px sideways)."""
+    panel.scroll_into_view_if_needed()
+    other = panel.locator(".widget-text", has=page.locator('input[placeholder="-2–2"]')).first
+    before = other.bounding_box()
+    field = panel.locator('input[placeholder="0–2"]')
+    field.fill("5")
+    expect(panel.locator(".qnb-param-error").first).to_contain_text("temperature")
+    after = other.bounding_box()
+    assert before and after and abs(after["x"] - before["x"]) <= 1, (before, after)
+    field.fill("")
+    expect(panel.locator(".qnb-param-error").first).to_have_text("")
 
 
 #: Buttons of the panels (not a column's vote, named after its model) whose label is cut.
