@@ -38,9 +38,24 @@ def as_async_client(client: Client | AsyncClient | None) -> AsyncClient:
 
 
 def describe_error(err: BaseException) -> tuple[str, str]:
-    """(title, detail) of an error card, in words a notebook user can act on."""
+    """(title, detail) of an error card, in words a notebook user can act on.
+
+    The detail never says the title again: a message that starts with it ("connection
+    error: ...") loses that start, and a "Retry after" the server already wrote is not added
+    a second time.
+    """
+    title, detail = _describe(err)
+    head = title.lower()
+    if detail.lower().startswith(head) and detail[len(head) : len(head) + 1] in (":", ""):
+        detail = detail[len(head) + 1 :].lstrip()
+    return title, detail
+
+
+def _describe(err: BaseException) -> tuple[str, str]:
     if isinstance(err, RateLimitError):
-        wait = f" Retry after {err.retry_after:g} s." if err.retry_after is not None else ""
+        wait = ""
+        if err.retry_after is not None and "retry after" not in err.message.lower():
+            wait = f" Retry after {err.retry_after:g} s."
         return f"Rate limited (HTTP {err.status_code})", f"{err.message}{wait}"
     if isinstance(err, APIStatusError):
         rid = f" (request id {err.request_id})" if err.request_id else ""

@@ -289,6 +289,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self.stop_button = w.Button(description="Stop", button_style="warning", icon="stop")
         self.clear_button = w.Button(description="Clear", icon="trash")
         self.status = w.HTML()
+        self._status_cause = ""  # what the status line complains about
         self.countdown = Countdown(lambda text: self._set_status(text, "warn"))
 
         self.prompt.on_submit(self._submit)
@@ -579,6 +580,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         item.thumb = thumbnail(sent)
         self._attachments.append(item)
         self._show_attachments()
+        self._resolved("attachment")  # an image now: a refusal of the last pick is old news
         if note:
             self._set_status(f"{name} was {note} before sending.", "info")
 
@@ -604,7 +606,8 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             except ValidationError as err:
                 refused.append(err.message)
         if refused:
-            self._set_status("; ".join(refused) + ". Only images can be attached.", "error")
+            message = "; ".join(refused) + ". Only images can be attached."
+            self._set_status(message, "error", cause="attachment")
 
     def _files(self, files: Sequence[tuple[str, str, bytes]]) -> None:
         self._attach_or_refuse(files)
@@ -628,7 +631,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             raise RuntimeError("a reply is still streaming: stop() it first")
         invalid = self.params.first_error()
         if invalid is not None:
-            self._set_status(f"Fix {invalid.param} first: {invalid.message}", "error")
+            self._set_status(
+                f"Fix {invalid.param} first: {invalid.message}", "error", cause="params"
+            )
             raise invalid
         if not self.model:
             raise ValidationError("choose a model first", param="model")
@@ -1155,12 +1160,12 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             return
         refusal = None
         if self._busy:
-            refusal = "A reply is still streaming: Stop it first."
+            refusal, cause = "A reply is still streaming: Stop it first.", "busy"
         elif not self.params.valid:
-            refusal = "Fix the settings marked ⚠ first."
+            refusal, cause = "Fix the settings marked ⚠ first.", "params"
         if refusal is not None:
             self.prompt.value = text  # nothing is lost
-            self._set_status(refusal, "error")
+            self._set_status(refusal, "error", cause=cause)
             return
         editing, self._editing = self._editing, None
         work = self.edit(editing, text) if editing is not None else self.send(text)
@@ -1180,7 +1185,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             self.transcript.send({"op": "copy", "token": str(event.get("token", "")), "text": text})
             return
         if self._busy and action != "copy":
-            self._set_status("A reply is still streaming: Stop it first.", "error")
+            self._set_status("A reply is still streaming: Stop it first.", "error", cause="busy")
             return
         if action == "regenerate":
             schedule(self._quietly(self.regenerate()), on_error=self._internal_error)
@@ -1230,16 +1235,25 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         self._note(title, detail)
         self._set_status(f"{title}: {detail}", "error")
 
-    def _set_status(self, text: str, kind: str = "info") -> None:
+    def _set_status(self, text: str, kind: str = "info", *, cause: str = "") -> None:
+        """Show ``text``; ``cause`` names the problem whose fix clears it (``_resolved``)."""
         self.status.value = status_html(text, kind=kind)
+        self._status_cause = cause if text else ""
+
+    def _resolved(self, cause: str) -> None:
+        """The problem ``cause`` is fixed: its status line goes (another one stays)."""
+        if self._status_cause == cause:
+            self._set_status("")
 
     def _update_controls(self) -> None:
         self.send_button.disabled = self._busy or not self.params.valid
         self.stop_button.disabled = not self._busy
         self.clear_button.disabled = False
         self.prompt.disabled = False  # typing the next message while one streams is fine
-        if self.params.valid and self.status.value and "Fix " in self.status.value:
-            self._set_status("")  # the problem it named is fixed
+        if self.params.valid:
+            self._resolved("params")
+        if not self._busy:
+            self._resolved("busy")
 
     def _update_header(self) -> None:
         # Only the text: it changes after every reply, its style stays in the CSS.

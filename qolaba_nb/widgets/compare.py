@@ -281,6 +281,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         )
         self.summary = w.HTML()
         self.status = w.HTML()
+        self._status_cause = ""  # what the status line complains about
 
         self.prompt.on_submit(self._submit)
         # Widget callbacks may run on a kernel subshell's thread: home() moves them to ours.
@@ -302,7 +303,11 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
                 self.model_box,
                 self.hidden_note,
                 self.prompt,
-                w.HBox([self.send_button, self.stop_button, self.estimate_line]),
+                # wraps when narrow: squeezed, the buttons would cut their labels short
+                w.HBox(
+                    [self.send_button, self.stop_button, self.estimate_line],
+                    layout=w.Layout(flex_flow="row wrap", align_items="center"),
+                ),
                 self.prompt_shown,
                 self.columns_box,
                 self.vote_bar,
@@ -390,7 +395,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         models = self.models
         problem = self._selection_problem(models)
         if problem is not None:
-            self._set_status(problem, "error")
+            self._set_status(problem, "error", cause="models")
             raise ValidationError(problem, param="models")
         if self._busy:
             raise RuntimeError("a comparison is still running")
@@ -454,7 +459,7 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         """Stop every column of the run in flight; what arrived is kept, marked "cancelled"."""
         if self._cancel is not None:
             self._cancel.set()
-            self._set_status("Stopping every column…")
+            self._set_status("Stopping every column…", cause="busy")
 
     def vote(self, choice: str | int | Sequence[str | int]) -> Vote:
         """Vote on the last run's replies; blind names and numbers are revealed.
@@ -665,6 +670,8 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         self._update_budget()
         problem = self._selection_problem(self.models)
         self.model_note.value = status_html(problem or "", kind="error")
+        if problem is None:
+            self._resolved("models")
         if not self._busy:
             self._build_columns(self.models, shuffle=False)
         self._update_controls()
@@ -729,12 +736,12 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             self.prompt.value = ""
         if not text.strip():
             return
-        problem = self._selection_problem(self.models)
+        problem, cause = self._selection_problem(self.models), "models"
         if self._busy:
-            problem = "A comparison is still running."
+            problem, cause = "A comparison is still running.", "busy"
         if problem is not None:
             self.prompt.value = text
-            self._set_status(problem, "error")
+            self._set_status(problem, "error", cause=cause)
             return
         schedule(self._run_quietly(text), on_error=self._internal_error, name="qolaba-compare")
 
@@ -746,10 +753,19 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
         title, detail = describe_error(exc)
         self._set_status(f"{title}: {detail}", "error")
 
-    def _set_status(self, text: str, kind: str = "info") -> None:
+    def _set_status(self, text: str, kind: str = "info", *, cause: str = "") -> None:
+        """Show ``text``; ``cause`` names the problem whose fix clears it (``_resolved``)."""
         self.status.value = status_html(text, kind=kind)
+        self._status_cause = cause if text else ""
+
+    def _resolved(self, cause: str) -> None:
+        """The problem ``cause`` is fixed: its status line goes (another one stays)."""
+        if self._status_cause == cause:
+            self._set_status("")
 
     def _update_controls(self) -> None:
+        if not self._busy:
+            self._resolved("busy")  # "still running", "stopping…": the run is over
         self.send_button.disabled = self._busy or self._selection_problem(self.models) is not None
         self.stop_button.disabled = not self._busy
         open_vote = bool(self._runs) and not self._busy and not self._voted

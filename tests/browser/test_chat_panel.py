@@ -46,6 +46,8 @@ CELLS = [
     "x = 1  # replaced by the save/load step",
     REASONING,
     'ComparePanel(["openai/gpt-4o", "google/gemini-2.5-flash"], client=AsyncClient())',
+    'e = ChatPanel(AsyncClient(max_retries=0), model="sim/upstream-error")\ne',
+    'ComparePanel(["sim/echo", "sim/upstream-error"], client=AsyncClient(max_retries=0))',
 ]
 
 _PASTE = """([selector, b64]) => {
@@ -242,6 +244,8 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
     assert streamed.get_attribute("open") is None
     expect(streamed.locator(".qnb-reasoning-body")).to_be_hidden()
 
+    check_an_error_moves_nothing(page, panel)
+
     # dark theme, 800 px wide: nothing clipped, both panels
     page.evaluate(
         "() => window.jupyterapp.commands.execute('apputils:change-theme',"
@@ -255,8 +259,130 @@ def test_chat_panel_in_jupyterlab(page: Page, lab: Lab) -> None:
         root.scroll_into_view_if_needed()
         assert_not_clipped(page, root)
         root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-800px")))
-    error = page.evaluate("() => getComputedStyle(document.querySelector('.qnb-reasoning')).color")
-    assert error != "rgb(0, 0, 0)"  # theme text colour, not black on black
+    check_600px(page)
+    errors = output_locator(page, 5).locator(".qnb-chat-panel")
+    check_error_card_reads_well(page, errors)
+    compare = output_locator(page, 6).locator(".qnb-compare-panel")  # its failed column
+    check_error_card_reads_well(page, compare, "Failed", "compare")
+    check_reply_headings_are_text_sized(errors)
+
+
+#: The WCAG contrast ratio of ``el``'s text on what is behind it, from the computed styles:
+#: each ancestor's background, from the first opaque one down to ``el``'s own (a tint is
+#: see-through), is painted on a 1x1 canvas, then the text colour over that.
+_CONTRAST = """(el) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 1;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const paint = (colour) => { ctx.fillStyle = colour; ctx.fillRect(0, 0, 1, 1);
+                                return [...ctx.getImageData(0, 0, 1, 1).data]; };
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+        const bg = getComputedStyle(node).backgroundColor;
+        layers.unshift(bg);
+        ctx.clearRect(0, 0, 1, 1);
+        if (paint(bg)[3] === 255) break;  // opaque: nothing under it shows
+    }
+    ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, 1, 1);  // the page under it all
+    let bg;
+    for (const layer of layers) bg = paint(layer);
+    const background = [...bg];
+    const text = paint(getComputedStyle(el).color);
+    const luminance = ([r, g, b]) => {
+        const lin = (c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+    };
+    const [hi, lo] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+    return {ratio: (hi + 0.05) / (lo + 0.05), background: luminance(background),
+            text: luminance(text)};
+}"""
+
+
+def check_error_card_reads_well(
+    page: Page, panel: Locator, title: str = "API error (HTTP 502)", name: str = "chat"
+) -> None:
+    """In the dark theme, an API error card is light text on a dark tint, contrast >= 4.5
+    (WCAG AA), its title and its detail both: not pale pink on black."""
+    panel.scroll_into_view_if_needed()
+    box = panel.locator(".qnb-prompt-box")
+    box.fill("this model always fails")
+    box.press("Enter")
+    card = panel.locator(".qnb-transcript .qnb-role-error")
+    expect(card).to_contain_text(title, timeout=20_000)
+    for part in (card, card.locator("strong"), card.locator(".qnb-plain")):
+        seen = part.evaluate(_CONTRAST)
+        assert seen["background"] < 0.1 and seen["text"] > 0.4, seen  # dark under, light text
+        assert seen["ratio"] >= 4.5, seen
+    card.screenshot(path=str(artifact_path(f"{name}-error-card-dark")))
+
+
+def check_an_error_moves_nothing(page: Page, panel: Locator) -> None:
+    """At full width, a temperature error shows beside its field without moving the other
+    column of settings (it used to shift it about 300 px sideways)."""
+    panel.scroll_into_view_if_needed()
+    other = panel.locator(".widget-text", has=page.locator('input[placeholder="-2–2"]')).first
+    before = other.bounding_box()
+    field = panel.locator('input[placeholder="0–2"]')
+    field.fill("5")
+    expect(panel.locator(".qnb-param-error").first).to_contain_text("temperature")
+    after = other.bounding_box()
+    assert before and after and abs(after["x"] - before["x"]) <= 1, (before, after)
+    field.fill("")
+    expect(panel.locator(".qnb-param-error").first).to_have_text("")
+
+
+#: Buttons of the panels (not a column's vote, named after its model) whose label is cut.
+_CUT_LABELS = """() => [...document.querySelectorAll(
+        '.qnb-chat-panel button.widget-button, .qnb-compare-panel button.widget-button')]
+    .filter((b) => !b.closest('.qnb-compare-column') && b.getClientRects().length)
+    .filter((b) => b.scrollWidth > b.clientWidth + 1)
+    .map((b) => `${b.textContent} ${b.scrollWidth}>${b.clientWidth}`)"""
+
+
+def check_600px(page: Page) -> None:
+    """At 600 px wide, both panels keep every control inside the panel and the window, and a
+    validation message sits under its field or at least as wide (not one letter a line).
+    The file browser is folded away, as it would be in a window that narrow."""
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+    page.set_viewport_size({"width": 600, "height": 1000})
+    page.wait_for_timeout(500)
+    chat = output_locator(page, 1).locator(".qnb-chat-panel")
+    field = chat.locator(".widget-text", has=page.locator('input[placeholder="0–2"]'))
+    field.locator("input").fill("5")  # temperature out of range
+    message = chat.locator(".qnb-param-error").first
+    expect(message).to_contain_text("temperature")
+    for index, selector in ((1, ".qnb-chat-panel"), (4, ".qnb-compare-panel")):
+        root = output_locator(page, index).locator(selector)
+        root.scroll_into_view_if_needed()
+        assert_not_clipped(page, root)
+        frame = root.bounding_box()
+        assert frame and frame["x"] + frame["width"] <= 600 + 1, frame
+        root.screenshot(path=str(artifact_path(f"{selector[5:]}-dark-600px")))
+    cut = page.evaluate(_CUT_LABELS)  # the panels' own buttons show their whole labels
+    assert cut == [], cut
+    near, note = field.bounding_box(), message.bounding_box()
+    assert near and note
+    below = note["y"] >= near["y"] + near["height"] - 1
+    assert below or note["width"] >= near["width"], (near, note)
+    assert note["x"] + note["width"] <= 600 + 1, note
+    field.locator("input").fill("")
+    expect(message).to_have_text("")
+
+
+def check_reply_headings_are_text_sized(panel: Locator) -> None:
+    """A reply's "# Big heading" is a heading of the reply's text, at most 1.3x its body
+    text: not the notebook's 2.6em heading (sim/echo says the Markdown back)."""
+    panel.locator(".widget-dropdown select").select_option("sim/echo")
+    send(panel, "# Big heading\n\nBody text under it.\n\n## Smaller one", 4)
+    body = messages(panel).nth(3).locator(".qnb-body")
+    expect(body.locator("h1")).to_have_text("Big heading")
+    size = "el => parseFloat(getComputedStyle(el).fontSize)"
+    text_px = body.locator("p").first.evaluate(size)
+    h1_px, h2_px = body.locator("h1").evaluate(size), body.locator("h2").evaluate(size)
+    assert text_px > 0 and text_px < h2_px <= h1_px <= 1.3 * text_px, (text_px, h1_px, h2_px)
 
 
 def assert_not_clipped(page: Page, root: Locator) -> None:

@@ -193,3 +193,15 @@ def test_openai_sdk(sim: Simulator) -> None:
             client.chat.completions.create(
                 model="nope/nothing", messages=[{"role": "user", "content": "x"}]
             )
+
+
+def test_simulator_and_create_app_take_the_same_options_with_the_same_defaults() -> None:
+    import inspect
+
+    runner = dict(inspect.signature(Simulator).parameters)
+    for name in ("host", "port"):  # where the server listens: the app does not know
+        runner.pop(name)
+    app = inspect.signature(create_app).parameters
+    assert [(p.name, p.default, p.kind) for p in runner.values()] == [
+        (p.name, p.default, p.kind) for p in app.values()
+    ]

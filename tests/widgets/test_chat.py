@@ -383,6 +383,52 @@ async def test_an_invalid_control_shows_its_error_and_nothing_is_sent(
     assert not panel.send_button.disabled
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("temperature", "5"), ("max_tokens", "0")], ids=["temperature", "max"]
+)
+async def test_the_status_line_clears_when_the_setting_is_fixed(
+    client: AsyncClient, field: str, value: str
+) -> None:
+    panel = ChatPanel(client, model="sim/echo")
+    panel.params.fields[field].text.value = value
+    panel.prompt.submit("hello")  # Enter: refused, the status line says why
+    assert "Fix the settings" in panel.status.value and panel.send_button.disabled
+    with pytest.raises(ValidationError):
+        await panel.send("hello")  # the Python twin words it its own way
+    assert f"Fix {field} first" in panel.status.value
+
+    panel.params.fields[field].text.value = "1"  # fixed
+    assert panel.status.value == ""
+    assert panel.params.fields[field].error.value == ""
+    assert not panel.send_button.disabled
+    panel.prompt.submit()  # the text kept in the box goes now
+    await until(lambda: len(panel.messages) == 2)
+
+
+async def test_the_status_line_clears_when_an_image_replaces_a_refused_file(
+    client: AsyncClient,
+) -> None:
+    panel = ChatPanel(client, model="openai/gpt-4o")
+    panel.upload.value = (upload("notes.txt", "text/plain", b"hi"),)
+    assert "not an image" in panel.status.value
+    panel.prompt.emit("files", [("dot.png", "image/png", PNG_1PX)])  # pasted instead
+    assert panel.status.value == "" and panel.attachments == ["dot.png"]
+    assert not panel.send_button.disabled
+
+
+async def test_a_busy_refusal_clears_when_the_reply_ends(sim: Simulator) -> None:
+    slow = {"x-sim-chunks": "20", "x-sim-chunk-delay": "0.02"}
+    async with AsyncClient(sim.api_key, sim.base_url, headers=slow) as c:
+        panel = ChatPanel(c, model="sim/echo")
+        panel.prompt.submit("first")
+        await until(lambda: panel.busy)
+        panel.prompt.submit("second")  # too early
+        assert "still streaming" in panel.status.value
+        await until(lambda: not panel.busy)
+        assert panel.status.value == "" and not panel.send_button.disabled
+        assert panel.prompt.value == "second"  # kept for the user to send
+
+
 async def test_valid_controls_are_sent_with_the_request(
     client: AsyncClient, sim: Simulator
 ) -> None:
@@ -430,6 +476,49 @@ async def test_api_errors_show_as_a_card_and_the_chat_goes_on(
     assert reply.text.strip() == "still here?"
     assert roles(panel) == ["user", "error", "user", "assistant"]
     assert list(ledger.to_dataframe()["status"]) == ["api_error", "ok"]
+
+
+def card_text(card: dict[str, object]) -> str:
+    return re.sub(r"<[^>]+>", " ", str(card["html"])).lower()
+
+
+@pytest.mark.parametrize(
+    ("model", "title"),
+    [
+        ("sim/rate-limited", "Rate limited (HTTP 429)"),
+        ("sim/upstream-error", "API error (HTTP 502)"),
+        ("sim/mid-stream-error", "The stream reported an error"),
+        ("sim/cut-stream", "The reply was cut off"),
+    ],
+    ids=["429", "502", "stream-error", "cut-off"],
+)
+async def test_an_error_card_says_its_title_once(
+    sim: Simulator, ledger: UsageLedger, model: str, title: str
+) -> None:
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, max_retries=0) as c:
+        panel = ChatPanel(c, model=model)
+        with pytest.raises(Exception):  # noqa: B017 - each model fails its own way
+            await panel.send("hello")
+    cards = [m for m in panel.transcript.messages if m["role"] == "error"]
+    assert len(cards) == 1
+    html = str(cards[0]["html"])
+    assert html.count("<strong>") == 1 and html.startswith(f"<p><strong>{title}</strong></p>")
+    text = card_text(cards[0])
+    assert text.count(title.lower()) == 1, html
+    assert text.count("retry after") <= 1, html  # the server's own words are not doubled
+    assert text.count("request id") <= 1, html
+
+
+async def test_a_connection_error_card_says_connection_error_once(
+    ledger: UsageLedger,
+) -> None:
+    async with AsyncClient("k", "http://127.0.0.1:9", ledger=ledger, max_retries=0) as down:
+        panel = ChatPanel(down, model="sim/echo")
+        with pytest.raises(Exception, match="connection error"):
+            await panel.send("anyone?")
+    card = panel.transcript.messages[-1]
+    assert card_text(card).count("connection error") == 1, card["html"]
+    assert "ConnectError" in str(card["html"])  # what failed is still said
 
 
 async def test_a_connection_error_shows_as_a_card(ledger: UsageLedger) -> None:

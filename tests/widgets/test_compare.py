@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pandas as pd
@@ -10,10 +11,12 @@ import pytest
 from qolaba_nb import AsyncClient, ValidationError
 from qolaba_nb.comparison import COLUMNS
 from qolaba_nb.ledger import UsageLedger
+from qolaba_nb.simulator import Simulator
 from qolaba_nb.widgets import ComparePanel
 from qolaba_nb.widgets.compare import VOTE_COLUMNS
 
 from .conftest import SECRET_KEY, Wire, all_widgets
+from .test_chat import until
 
 MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "sim/upstream-error"]
 
@@ -127,3 +130,48 @@ async def test_no_key_in_the_compare_panel_state(client: AsyncClient) -> None:
     for widget in all_widgets(panel):
         assert SECRET_KEY not in json.dumps(widget.get_state(), default=str)
     assert repr(panel) == "<ComparePanel models=2 runs=1 blind=True>"
+
+
+async def test_a_failed_column_has_one_card_with_one_title(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    models = ["sim/echo", "sim/upstream-error", "sim/rate-limited"]
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, max_retries=0) as c:
+        panel = ComparePanel(models, client=c)
+        frame = await panel.run("hello")
+    assert list(frame["status"]) == ["ok", "api_error", "api_error"]
+    for column, code in zip(panel.columns[1:], ("502", "429"), strict=True):
+        cards = [m for m in column.transcript.messages if m["role"] == "error"]
+        assert len(cards) == 1
+        html = str(cards[0]["html"])
+        assert html.count("<strong>") == 1, html
+        assert html.count(f"HTTP {code}") == 1, html
+        assert html.lower().count("request id") == 1, html
+
+
+async def test_the_status_line_clears_when_the_selection_is_fixed(client: AsyncClient) -> None:
+    panel = ComparePanel(["sim/echo", "openai/gpt-4o"], client=client)
+    panel.models = ["sim/echo"]  # one model: nothing to compare
+    panel.prompt.submit("hello")
+    assert "Pick 2 to" in panel.status.value and panel.send_button.disabled
+    with pytest.raises(ValidationError):
+        await panel.run("hello")
+    assert "Pick 2 to" in panel.status.value
+
+    panel.models = ["sim/echo", "openai/gpt-4o"]  # fixed
+    assert panel.status.value == "" and panel.model_note.value == ""
+    assert not panel.send_button.disabled
+
+
+async def test_stopping_clears_when_the_run_is_over(sim: Simulator) -> None:
+    slow = {"x-sim-chunks": "40", "x-sim-chunk-delay": "0.05"}
+    async with AsyncClient(sim.api_key, sim.base_url, headers=slow) as c:
+        panel = ComparePanel(["sim/echo", "openai/gpt-4o"], client=c)
+        run = asyncio.ensure_future(panel.run("Tell me about rivers"))
+        await until(lambda: any(col.live for col in panel.columns))
+        await asyncio.sleep(0.1)
+        panel.stop()
+        assert "Stopping" in panel.status.value
+        frame = await run
+    assert set(frame["status"]) == {"cancelled"}
+    assert panel.status.value == ""
