@@ -33,7 +33,7 @@ import ipywidgets as w
 from .._client import AsyncChatStream, AsyncClient, Client
 from .._exceptions import QolabaError, RateLimitError, ValidationError
 from .._markdown import code_blocks, render_markdown
-from .._models import ChatCompletion, content_text
+from .._models import ChatCompletion, build_chat_body, content_text
 from .._money import format_money, format_total
 from .._render import escape_html, usage_line
 from .._types import ChatPanelParams
@@ -221,7 +221,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         ``temperature``, ``top_p``, ``max_tokens``, ``stop``, ``frequency_penalty`` and
         ``presence_penalty`` fill the controls; ``tool_choice``, ``stream_options`` and
         ``extra_body`` are sent with every call as they are (tools go in ``tools=``). See
-        ``SamplingParams``.
+        ``SamplingParams``. Checked here: a bad one raises ``ValidationError`` at once.
 
     Examples
     --------
@@ -242,6 +242,7 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
         tag: str | None = None,
         **params: Unpack[ChatPanelParams],
     ) -> None:
+        build_chat_body("x", model="m", stream=True, params=params)  # bad params fail here
         self.client = as_async_client(client)
         self.tag = tag
         self.max_tool_rounds = max_tool_rounds

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import ipywidgets as w
 import pytest
@@ -676,3 +676,18 @@ def test_the_panel_is_a_widget_that_displays_itself(sim: Simulator) -> None:
     assert isinstance(panel, w.VBox)
     bundle = panel._repr_mimebundle_()
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == panel.model_id
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"temprature": 1}, "did you mean 'temperature'"),
+        ({"temperature": 7}, "temperature"),
+        ({"max_tokens": 0}, "max_tokens must be a positive integer"),
+    ],
+)
+def test_a_bad_request_field_is_refused_when_the_panel_is_made(
+    client: AsyncClient, params: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ChatPanel(client, model="openai/gpt-4o", **params)
