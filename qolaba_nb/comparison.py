@@ -19,7 +19,7 @@ import math
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack
 
 from ._client import AsyncChatStream, AsyncClient, Client
@@ -79,10 +79,12 @@ class CompareCell:
     status: str = "pending"
     error: str | None = None
     done: bool = False
+    # The exception of a failed call, while the cell lives: a panel describes it as the
+    # ChatPanel would (describe_error). The row keeps only the ``error`` string.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def row(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {name: data[name] for name in COLUMNS}
+        return {name: getattr(self, name) for name in COLUMNS}
 
     def values(self) -> tuple[Any, ...]:
         """The cell's row: its values in ``COLUMNS`` order."""
@@ -182,6 +184,7 @@ async def _run_cell(
             if isinstance(err, RateLimitError):  # the client has already retried it
                 limit.rate_limited()
             cell.status, cell.error = status_of(err), f"{type(err).__name__}: {err}"
+            cell.exception = err
             cell.text = getattr(err, "partial_text", None) or ""
         else:
             limit.succeeded()

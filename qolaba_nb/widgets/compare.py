@@ -129,11 +129,13 @@ class _Column:
                 live.finish(status="error", text=cell.text)
             else:
                 live.drop()
-            refused = (cell.error or "").startswith("BudgetExceededError")
-            title = "Not sent: over budget" if refused else "Failed"
-            self.transcript.add_card(
-                "Stopped" if cell.status == "cancelled" else title, cell.error or cell.status
-            )
+            if cell.status == "cancelled":
+                title, detail = "Stopped", cell.error or cell.status
+            elif cell.exception is not None:  # the ChatPanel's card for the same error
+                title, detail = describe_error(cell.exception)
+            else:
+                title, detail = "Failed", cell.error or cell.status
+            self.transcript.add_card(title, detail)
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
             f"{_credit(cell.credit, cell.credit_source)} · ${_fmt(cell.cost, '.6f')} · "

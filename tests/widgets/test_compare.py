@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -12,11 +13,11 @@ from qolaba_nb import AsyncClient, ValidationError
 from qolaba_nb.comparison import COLUMNS
 from qolaba_nb.ledger import UsageLedger
 from qolaba_nb.simulator import Simulator
-from qolaba_nb.widgets import ComparePanel
+from qolaba_nb.widgets import ChatPanel, ComparePanel
 from qolaba_nb.widgets.compare import VOTE_COLUMNS
 
 from .conftest import SECRET_KEY, Wire, all_widgets
-from .test_chat import until
+from .test_chat import card_text, until
 
 MODELS = ["openai/gpt-4o-mini", "google/gemini-2.5-flash", "sim/upstream-error"]
 
@@ -146,7 +147,40 @@ async def test_a_failed_column_has_one_card_with_one_title(
         html = str(cards[0]["html"])
         assert html.count("<strong>") == 1, html
         assert html.count(f"HTTP {code}") == 1, html
-        assert html.lower().count("request id") == 1, html
+        # as in the ChatPanel's card: the 502 names its request id, the 429 its wait
+        assert html.lower().count("request id") == (code == "502"), html
+        assert html.lower().count("retry after") == (code == "429"), html
+
+
+async def test_a_failed_column_has_the_chat_panels_card_for_the_same_error(
+    sim: Simulator, ledger: UsageLedger
+) -> None:
+    failing = ["sim/upstream-error", "sim/rate-limited"]
+    async with AsyncClient(sim.api_key, sim.base_url, ledger=ledger, max_retries=0) as c:
+        panel = ComparePanel(["sim/echo", *failing], client=c)
+        frame = await panel.run("hello")
+        chat_titles = []
+        for model in failing:
+            chat = ChatPanel(c, model=model)
+            with pytest.raises(Exception):  # noqa: B017 - each model fails its own way
+                await chat.send("hello")
+            chat_card = chat.transcript.messages[-1]
+            chat_titles.append(re.match(r"<p><strong>(.*?)</strong></p>", chat_card["html"]))
+    assert [m.group(1) if m else None for m in chat_titles] == [
+        "API error (HTTP 502)",
+        "Rate limited (HTTP 429)",
+    ]
+    # the frame's row keeps the error as a string
+    assert all(isinstance(e, str) for e in frame["error"].iloc[1:])
+    for column, match in zip(panel.columns[1:], chat_titles, strict=True):
+        assert match is not None
+        title = match.group(1)
+        cards = [m for m in column.transcript.messages if m["role"] == "error"]
+        assert len(cards) == 1
+        html = str(cards[0]["html"])
+        assert html.startswith(f"<p><strong>{title}</strong></p>"), html
+        assert card_text(cards[0]).count(title.lower()) == 1, html
+        assert "Failed" not in html and "UpstreamError" not in html, html
 
 
 async def test_the_status_line_clears_when_the_selection_is_fixed(client: AsyncClient) -> None:
