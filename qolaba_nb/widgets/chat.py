@@ -271,7 +271,9 @@ class ChatPanel(w.VBox):  # type: ignore[misc]
             options=[start],
             value=start,
             description="model",
-            layout=w.Layout(width="360px", max_width="100%"),
+            # the widget's own margin (2 px a side) is outside its width: without it taken
+            # off, a narrow panel (600 px, file browser open) had the picker stick out
+            layout=w.Layout(width="360px", max_width="calc(100% - 4px)"),
         )
         self.model_note = w.HTML(layout=w.Layout(min_width="0", flex="1 1 200px"))
         self.system_box = w.Textarea(

@@ -344,8 +344,18 @@ _CUT_LABELS = """() => [...document.querySelectorAll(
 
 def check_600px(page: Page) -> None:
     """At 600 px wide, both panels keep every control inside the panel and the window, and a
-    validation message sits under its field or at least as wide (not one letter a line).
-    The file browser is folded away, as it would be in a window that narrow."""
+    validation message sits under its field or at least as wide (not one letter a line):
+    first with the file browser open beside the notebook (the model picker stuck out of the
+    ChatPanel there), then folded away, as it would be in a window that narrow."""
+    page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+    page.set_viewport_size({"width": 600, "height": 1000})
+    page.wait_for_timeout(500)
+    browser = page.locator("#filebrowser").bounding_box()
+    assert browser and browser["width"] > 100, browser  # the file browser is open
+    chat = output_locator(page, 1).locator(".qnb-chat-panel")
+    chat.scroll_into_view_if_needed()
+    assert_not_clipped(page, chat)
+    chat.screenshot(path=str(artifact_path("chat-panel-dark-600px-file-browser")))
     page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
     page.set_viewport_size({"width": 600, "height": 1000})
     page.wait_for_timeout(500)
