@@ -12,12 +12,21 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
+
+#: For the tests that look at the lab's children: they find them through /proc.
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="finds the lab's child processes through /proc, which only Linux has; elsewhere "
+    "the check could not see them and would pass without checking",
+)
 
 URL_LINE = re.compile(r"JupyterLab: (http://127\.0\.0\.1:(\d+))/lab\?token=(\w+)")
 SIM_LINE = re.compile(r"simulator at (http://127\.0\.0\.1:\d+)")

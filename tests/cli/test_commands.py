@@ -24,16 +24,13 @@ from .labproc import (
     descendants,
     environ,
     free_port,
+    linux_only,
     refused,
     wait_until,
 )
 
 LAB = [sys.executable, "-m", "qolaba_nb", "lab"]
 REPO = Path(__file__).resolve().parents[2]
-linux_only = pytest.mark.skipif(
-    not sys.platform.startswith("linux"),
-    reason="checks child processes through /proc, which only Linux has",
-)
 
 
 def start_lab(tmp_path: Path, *args: str, ignore_sigint: bool = False) -> LabProcess:

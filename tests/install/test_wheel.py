@@ -26,6 +26,7 @@ from tests.cli.labproc import (
     descendants,
     environ,
     free_port,
+    linux_only,
     refused,
     wait_until,
 )
@@ -34,13 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 TUTORIALS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
 HEADLESS = "01_quickstart.ipynb"
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        not sys.platform.startswith("linux"),
-        reason="checks child processes through /proc, which only Linux has",
-    ),
-]
+pytestmark = [pytest.mark.integration, linux_only]
 
 # Run by the installed venv's Python: nbclient comes with JupyterLab (jupyter_server ->
 # nbconvert -> nbclient), the kernel is that venv's python3.
