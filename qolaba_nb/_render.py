@@ -8,13 +8,62 @@ Markdown renderer of the notebook gets a second go at it (Jupyter's would load i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._money import format_credits, format_money
+
+#: What a table or a stats line shows for a number nobody knows.
+UNKNOWN = "–"
 
 
 def escape_html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a float; None when it is unknown (None, NaN, pandas' NA, not a number)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number  # NaN is the one float not equal to itself
+
+
+def format_number(value: Any, spec: str, unit: str = "") -> str:
+    """A number for a table cell or a stats line: ``format(value, spec)`` and ``unit``;
+    "–" when unknown (None, NaN, pandas' NA), as a frame's row may hold."""
+    number = as_number(value)
+    if number is None:
+        return UNKNOWN
+    return f"{int(number) if spec.endswith('d') else number:{spec}}{unit}"
+
+
+def format_cell_credit(credit: Any, credit_source: Any) -> str:
+    """A comparison cell's credits, marked when the client estimated them (a stopped or cut
+    reply); "–" when unknown."""
+    number = as_number(credit)
+    if number is None:
+        return UNKNOWN
+    return format_credits(number, estimated=credit_source == "estimated")
+
+
+def cell_stats(row: Mapping[str, Any]) -> str:
+    """A comparison cell's numbers, from its row (``CompareCell.row()``, or a frame's row as a
+    dict): ``0.2 credits · $0.001000 · 0.22 s · TTFT 0.10 s · 591 chars/s``.
+
+    Plain text (escape it before putting it in HTML); "–" stands for a number not known.
+    """
+    cost = as_number(row.get("cost"))
+    return " · ".join(
+        [
+            format_cell_credit(row.get("credit"), row.get("credit_source")),
+            UNKNOWN if cost is None else format_money(cost),
+            format_number(row.get("latency_s"), ".2f", " s"),
+            "TTFT " + format_number(row.get("ttft_s"), ".2f", " s"),
+            format_number(row.get("chars_per_s"), ".0f", " chars/s"),
+        ]
+    )
 
 
 def usage_line(

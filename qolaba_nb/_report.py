@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._markdown import highlight_css, render_markdown
-from ._money import format_credits
-from ._render import escape_html
+from ._money import credit_number
+from ._render import UNKNOWN, as_number, cell_stats, escape_html, format_number
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,13 +58,10 @@ table.grid td { background: var(--cell); border: 1px solid var(--line); }
 """
 
 
-def _num(value: Any, spec: str, unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    try:
-        return f"{float(value):{spec}}{unit}"
-    except (TypeError, ValueError):
-        return "–"
+def _credits(value: Any) -> str:
+    """A total of credits, as the one money formatter writes them; "–" when unknown."""
+    number = as_number(value)
+    return UNKNOWN if number is None else credit_number(number)
 
 
 def _isna(value: Any) -> bool:
@@ -103,28 +100,20 @@ def _cell(row: dict[Any, Any]) -> str:
         error = row.get("error")
         detail = f": {error}" if isinstance(error, str) and error else ""
         parts.append(f'<div class="status-bad">{escape_html(status + detail)}</div>')
-    value: Any = row.get("credit")
-    credit = (
-        "–"
-        if _isna(value)
-        else format_credits(float(value), estimated=row.get("credit_source") == "estimated")
-    )
-    stats = (
-        f"{credit} · ${_num(row.get('cost'), '.6f')} · "
-        f"{_num(row.get('latency_s'), '.2f', ' s')} · TTFT {_num(row.get('ttft_s'), '.2f', ' s')}"
-    )
-    parts.append(f'<div class="stats">{escape_html(stats)}</div>')
+    parts.append(f'<div class="stats">{escape_html(cell_stats(row))}</div>')
     score = row.get("judge_score")
     if not _isna(score):
         reason = row.get("judge_reason")
         why = f" — {reason}" if isinstance(reason, str) and reason else ""
         parts.append(
-            f'<div class="stats">Judge: {escape_html(_num(score, "g"))}/10{escape_html(why)}</div>'
+            f'<div class="stats">Judge: {escape_html(format_number(score, "g"))}/10'
+            f"{escape_html(why)}</div>"
         )
     rate = row.get("judge_win_rate")
     if not _isna(rate):
         parts.append(
-            f'<div class="stats">Judge pairwise win rate: {escape_html(_num(rate, ".0%"))}</div>'
+            '<div class="stats">Judge pairwise win rate: '
+            f"{escape_html(format_number(rate, '.0%'))}</div>"
         )
     judge_error = row.get("judge_error")
     if isinstance(judge_error, str) and judge_error:
@@ -155,7 +144,9 @@ def _table(frame: pd.DataFrame, formats: dict[str, str]) -> str:
         for column in frame.columns:
             value = row[column]
             if column in formats:
-                cells.append(f'<td class="num">{escape_html(_num(value, formats[column]))}</td>')
+                cells.append(
+                    f'<td class="num">{escape_html(format_number(value, formats[column]))}</td>'
+                )
             else:
                 shown = "" if _isna(value) else str(value)
                 cells.append(f"<td>{escape_html(shown)}</td>")
@@ -276,12 +267,12 @@ def report_html(df: pd.DataFrame, *, title: str = "Model comparison", seed: int 
         ("Prompts", str(df["prompt"].nunique())),
         ("Models", str(len(models))),
         ("Calls", f"{len(df)} ({ok} ok, {len(df) - ok} failed)"),
-        ("Credits (replies)", _num(credit, ".4g")),
-        ("Cost (replies, USD)", _num(cost, ".6f")),
+        ("Credits (replies)", _credits(credit)),
+        ("Cost (replies, USD)", format_number(cost, ".6f")),
     ]
     if judge_credit is not None or "judge_credit" in df.columns:
         spent = judge_credit if judge_credit is not None else float(df["judge_credit"].sum())
-        totals.append(("Credits (judge, apart)", _num(spent, ".4g")))
+        totals.append(("Credits (judge, apart)", _credits(spent)))
     run_ids = sorted({str(r) for r in df["run_id"].dropna()}) if "run_id" in df.columns else []
     if run_ids:
         totals.append(("Run", ", ".join(run_ids)))

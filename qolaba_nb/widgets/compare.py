@@ -27,8 +27,7 @@ import ipywidgets as w
 from .._client import AsyncClient, Client
 from .._exceptions import QolabaError, ValidationError
 from .._models import build_chat_body
-from .._money import format_credits
-from .._render import escape_html
+from .._render import cell_stats, escape_html, format_cell_credit, format_number
 from .._types import SamplingParams
 from .._votes import Choice, Vote
 from ..comparison import check_stop_is_not_an_event
@@ -56,13 +55,6 @@ _HIDDEN_STATS = (
 )
 #: How to pick several models in the picker (a SelectMultiple).
 PICK_HINT = "Ctrl+click (⌘+click on a Mac) to pick several models, Shift+click for a range."
-
-
-def _fmt(value: Any, spec: str, unit: str = "") -> str:
-    """A number for a table cell; "–" for a missing one (None or NaN)."""
-    if value is None or value != value:  # NaN is the only value not equal to itself
-        return "–"
-    return f"{value:{spec}}{unit}"
 
 
 class _Column:
@@ -138,20 +130,10 @@ class _Column:
             self.transcript.add_card(title, detail)
         self._stats_html = (
             '<div style="font-size:0.85em;color:#555;line-height:1.4">'
-            f"{_credit(cell.credit, cell.credit_source)} · ${_fmt(cell.cost, '.6f')} · "
-            f"{_fmt(cell.latency_s, '.2f', ' s')} · TTFT {_fmt(cell.ttft_s, '.2f', ' s')} · "
-            f"{_fmt(cell.chars_per_s, '.0f', ' chars/s')}</div>"
+            f"{escape_html(cell_stats(cell.row()))}</div>"
         )
         # Blind: credits, cost and speed tell the models apart, so they wait for the vote.
         self.stats.value = self._stats_html if self.revealed else _HIDDEN_STATS
-
-
-def _credit(value: Any, source: Any) -> str:
-    """A cell's credits (the one money formatter's), marked when the client estimated them
-    (a stopped or cut reply); "–" when unknown."""
-    if value is None or value != value:
-        return "–"
-    return format_credits(float(value), estimated=source == "estimated")
 
 
 def _better(label: str) -> str:
@@ -715,11 +697,11 @@ class ComparePanel(w.VBox):  # type: ignore[misc]
             cells = [str(row["model"] if not hide else row["label"]), str(row["status"])]
             if not hide:
                 cells += [
-                    _credit(row["credit"], row["credit_source"]),
-                    _fmt(row["cost"], ".6f"),
-                    _fmt(row["latency_s"], ".2f", " s"),
-                    _fmt(row["ttft_s"], ".2f", " s"),
-                    _fmt(row["chars_per_s"], ".0f"),
+                    format_cell_credit(row["credit"], row["credit_source"]),
+                    format_number(row["cost"], ".6f"),
+                    format_number(row["latency_s"], ".2f", " s"),
+                    format_number(row["ttft_s"], ".2f", " s"),
+                    format_number(row["chars_per_s"], ".0f"),
                 ]
             cells.append(str(len(row["text"] or "")))
             if not hide:

@@ -112,6 +112,10 @@ def test_a_panel_report_has_the_votes_and_the_button_writes_it(
     assert "Report written to" in panel.status.value
     best = panel.votes[0].ranking[0]
     assert f"Model A = {best}" in page
+    # the leaderboard counts the vote for each model (an integer column, not "–")
+    board = page[page.index(">votes</th>") :]
+    rows = re.findall(r"<tr><td>[^<]*</td><td class=\"num\">([^<]*)</td>", board)
+    assert rows[:2] == ["1", "1"]
 
 
 def test_the_button_names_each_report_after_its_run_never_replaces_one_and_links_it(
