@@ -55,6 +55,12 @@ COLUMNS = [
     "error",
     "run_id",
 ]
+# Where a row (a tuple in COLUMNS order) keeps what a resume checks and the tally sums.
+_PROMPT, _MODEL, _TEXT, _CREDIT = (COLUMNS.index(c) for c in ("prompt", "model", "text", "credit"))
+
+
+def _with_prompt(row: tuple[Any, ...], prompt: str) -> tuple[Any, ...]:
+    return (*row[:_PROMPT], prompt, *row[_PROMPT + 1 :])
 
 
 @dataclass
@@ -338,14 +344,14 @@ async def acompare(
         textless = 0
         for index, row in store.finished_cells(run_id).items():
             label = labels[index // per_prompt] if index < total else None
-            if label is None or row[0] not in (label, prompt_fingerprint(label)):
+            if label is None or row[_PROMPT] not in (label, prompt_fingerprint(label)):
                 raise ValueError(
                     f"run {run_id!r} does not match these prompts and models (cell {index})"
                 )
-            if row[1] != models[index // repeats % len(models)]:
+            if row[_MODEL] != models[index // repeats % len(models)]:
                 raise ValueError(f"run {run_id!r} does not match these models (cell {index})")
-            row = (label, *row[1:])  # the prompt, also where the ledger kept its fingerprint
-            if row[3] is None:  # kept without its reply (store_text=False): sent again
+            row = _with_prompt(row, label)  # the prompt, where the ledger kept its fingerprint
+            if row[_TEXT] is None:  # kept without its reply (store_text=False): sent again
                 textless += 1
             else:
                 rows[index] = row
@@ -357,7 +363,9 @@ async def acompare(
                 stacklevel=2,
             )
     todo = [i for i, row in enumerate(rows) if row is None]
-    tally = _Tally(len(todo), [r[4] for r in rows if r is not None and r[4] is not None])
+    tally = _Tally(
+        len(todo), [r[_CREDIT] for r in rows if r is not None and r[_CREDIT] is not None]
+    )
     bar = _progress_bar(total, total - len(todo)) if progress else None
 
     def notify(cell: CompareCell) -> None:
@@ -400,7 +408,7 @@ async def acompare(
         """Keep a finished cell for ``resume=``; a ledger that fails loses no row of the run."""
         nonlocal unkept
         assert store is not None
-        row = (kept_prompt(str(row[0]), aclient._api_key), *row[1:])
+        row = _with_prompt(row, kept_prompt(str(row[_PROMPT]), aclient._api_key))
         try:
             store.save_cell(run_id, index, row, tag=tag)
         except Exception as err:
